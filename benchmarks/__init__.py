@@ -1,0 +1,1 @@
+"""Benchmarks of Tidings components, run as modules: python -m benchmarks.<name>."""

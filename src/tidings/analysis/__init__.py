@@ -1,0 +1,1 @@
+"""Analysis of articles: pure functions and lazily loaded models."""

@@ -1,0 +1,233 @@
+"""The `tidings` command: a thin layer, each subcommand calls the same use-case function the web and jobs call."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from tidings import __version__
+from tidings.config import default_db_path
+from tidings.errors import UserError
+from tidings.storage.store import Store
+
+log = logging.getLogger("tidings")
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return Store(Path(args.db).expanduser() if args.db else default_db_path())
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from tidings.ingest.pipeline import import_jsonl
+    from tidings.jobs import Analyser, analyse_backlog
+
+    store = _store(args)
+    try:
+        fh = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8", errors="replace")  # noqa: SIM115
+    except OSError as exc:
+        raise UserError(f"cannot read {args.file}: {exc.strerror}") from None
+    with fh:
+        report = import_jsonl(store, fh)
+    for number, message in report.errors:
+        print(f"line {number}: skipped: {message}", file=sys.stderr)
+    analysed = analyse_backlog(store, Analyser.open(store)) if report.imported or report.updated else 0
+    print(f"imported {report.imported}, updated {report.updated}, unchanged {report.unchanged}, "
+          f"skipped {len(report.errors)} bad line(s); analysed {analysed}")
+    return 0 if (report.imported or report.updated or report.unchanged) else 1
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    from tidings.jobs import poll
+
+    store = _store(args)
+    report = poll(store, include_all=args.all)
+    for source_id, error in report.failed:
+        print(f"source {source_id}: {error}", file=sys.stderr)
+    print(f"polled {report.sources} source(s): {report.new} new, {report.updated} updated, "
+          f"{len(report.failed)} failed; analysed {report.analysed}")
+    return 0
+
+
+def cmd_sources_add(args: argparse.Namespace) -> int:
+    from tidings.ingest.fetch import Fetcher
+    from tidings.ingest.pipeline import add_source
+    from tidings.jobs import fetch_settings_from_env
+
+    store = _store(args)
+
+    async def run() -> dict[str, Any]:
+        async with Fetcher(fetch_settings_from_env()) as fetcher:
+            return await add_source(store, fetcher, args.url, section=args.section, name=args.name,
+                                    fulltext=args.fulltext)
+
+    row = asyncio.run(run())
+    print(f"source {row['id']}: {row['name']} <{row['feed_url']}>")
+    return 0
+
+
+def cmd_sources_list(args: argparse.Namespace) -> int:
+    for s in _store(args).sources():
+        status = s["last_error"] or (f"HTTP {s['last_status']}" if s["last_status"] else "not polled yet")
+        print(f"{s['id']:>4}  {s['name'][:40]:<40}  {s['section'][:16]:<16}  {s['article_count']:>6}  {status}")
+    return 0
+
+
+def cmd_sources_import(args: argparse.Namespace) -> int:
+    from tidings.ingest.pipeline import import_opml
+
+    try:
+        content = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read {args.file}: {exc.strerror}") from None
+    added, existing = import_opml(_store(args), content)
+    print(f"added {added} source(s), {existing} already present")
+    return 0
+
+
+def cmd_sources_export(args: argparse.Namespace) -> int:
+    from tidings.ingest.pipeline import export_opml
+
+    text = export_opml(_store(args))
+    if args.file:
+        Path(args.file).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_sources_remove(args: argparse.Namespace) -> int:
+    store = _store(args)
+    if store.source(args.id) is None:
+        raise UserError(f"no source with id {args.id}")
+    store.remove_source(args.id)
+    print(f"removed source {args.id}")
+    return 0
+
+
+def cmd_analyse(args: argparse.Namespace) -> int:
+    from tidings.jobs import Analyser, analyse_backlog
+
+    store = _store(args)
+    print(f"analysed {analyse_backlog(store, Analyser.open(store))} article(s)")
+    return 0
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    from tidings.web.pages import NotFound, api_similar
+
+    try:
+        data = api_similar(_store(args), args.url, args.limit)
+    except NotFound:
+        raise UserError(f"no article with URL {args.url}") from None
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+    return 0
+
+
+def serve_app(store: Store, host: str, port: int) -> None:
+    import uvicorn
+
+    from tidings.web.app import create_app
+
+    uvicorn.run(create_app(store), host=host, port=port, log_level="warning")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    store = _store(args)
+    print(f"Tidings on http://{args.host}:{args.port}/ (database {store.path})", flush=True)
+    serve_app(store, args.host, args.port)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tidings.ingest.pipeline import import_opml
+    from tidings.jobs import run_scheduler
+
+    store = _store(args)
+    if not store.sources():
+        opml = resources.files("tidings").joinpath("data/default-sources.opml").read_bytes()
+        added, _ = import_opml(store, opml)
+        print(f"first run: added {added} default news sources")
+    stop = threading.Event()
+    poller = threading.Thread(target=run_scheduler, args=(store, stop), kwargs={"tick": args.tick},
+                              name="tidings-poller", daemon=True)
+    poller.start()
+    print(f"Tidings on http://{args.host}:{args.port}/ polling {len(store.sources())} sources "
+          f"(database {store.path})", flush=True)
+    try:
+        serve_app(store, args.host, args.port)
+    finally:
+        stop.set()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tidings", description="Tidings: a self-hosted news aggregator.")
+    p.add_argument("--db", help="SQLite database file (default: $TIDINGS_DB or the user data folder)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    p.add_argument("--version", action="version", version=f"tidings {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    for name, func, help_ in (("run", cmd_run, "poll sources on a schedule and serve the site"),
+                              ("serve", cmd_serve, "serve the web site and JSON API")):
+        s = sub.add_parser(name, help=help_)
+        s.add_argument("--host", default="127.0.0.1")
+        s.add_argument("--port", type=int, default=8080)
+        if name == "run":
+            s.add_argument("--tick", type=float, default=30.0, help="seconds between checks for due sources")
+        s.set_defaults(func=func)
+
+    s = sub.add_parser("poll", help="one pass over the sources that are due")
+    s.add_argument("--all", action="store_true", help="poll every source now, due or not")
+    s.set_defaults(func=cmd_poll)
+
+    s = sub.add_parser("import", help="import articles from a JSON Lines file ('-' for stdin)")
+    s.add_argument("file")
+    s.set_defaults(func=cmd_import)
+
+    s = sub.add_parser("analyse", help="bring Similar News and stories up to date for waiting articles")
+    s.set_defaults(func=cmd_analyse)
+
+    s = sub.add_parser("similar", help="print an article's Similar News as JSON")
+    s.add_argument("url")
+    s.add_argument("--limit", type=int, default=10)
+    s.set_defaults(func=cmd_similar)
+
+    src = sub.add_parser("sources", help="manage news sources").add_subparsers(dest="action", required=True)
+    s = src.add_parser("add", help="add a feed by feed URL or site URL")
+    s.add_argument("url")
+    s.add_argument("--section", default="", help="section for its articles, e.g. World or Technology")
+    s.add_argument("--name", default="", help="display name (default: the feed's title)")
+    s.add_argument("--fulltext", choices=["auto", "always", "never"], default="auto",
+                   help="fetch article pages for full text (default: detect)")
+    s.set_defaults(func=cmd_sources_add)
+    src.add_parser("list", help="list sources and their health").set_defaults(func=cmd_sources_list)
+    s = src.add_parser("import", help="import feeds from an OPML file (categories become sections)")
+    s.add_argument("file")
+    s.set_defaults(func=cmd_sources_import)
+    s = src.add_parser("export", help="export sources as OPML")
+    s.add_argument("file", nargs="?")
+    s.set_defaults(func=cmd_sources_export)
+    s = src.add_parser("remove", help="remove a source and its articles")
+    s.add_argument("id", type=int)
+    s.set_defaults(func=cmd_sources_remove)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except UserError as exc:
+        print(f"tidings: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

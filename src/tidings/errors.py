@@ -1,0 +1,5 @@
+"""Errors a person can act on: their message is shown as is, without a traceback."""
+
+
+class UserError(Exception):
+    """Bad input from the person using Tidings (a URL that is no feed, an unreadable file...)."""

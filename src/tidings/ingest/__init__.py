@@ -1,0 +1,1 @@
+"""Getting news in: feeds, OPML, discovery, page extraction and fetching."""

@@ -1,0 +1,330 @@
+"""Ingest use cases: add a source, refresh a feed, poll what is due, import OPML and JSON Lines.
+
+The only ingest module that touches the store. Every function here is what the CLI, the scheduler and the API
+call alike. Input from the web never raises out of here: errors are recorded on the source or the item.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from statistics import median
+from typing import Any
+from urllib.parse import urlparse
+
+from tidings.analysis.regions import detect_regions
+from tidings.clock import iso, parse_iso, utcnow
+from tidings.config import PollSettings
+from tidings.errors import UserError
+from tidings.ingest import schedule
+from tidings.ingest.discover import common_feed_paths, find_feed_links
+from tidings.ingest.extract import extract_page
+from tidings.ingest.feeds import looks_like_feed, parse_feed
+from tidings.ingest.fetch import Fetcher, FetchResult
+from tidings.ingest.normalize import canonical_url, html_to_text, snippet, word_count
+from tidings.ingest.opml import export_opml as opml_document
+from tidings.ingest.opml import parse_opml
+from tidings.models import ArticleIn, FeedEntry, OpmlOutline, ParsedFeed
+from tidings.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RefreshResult:
+    source_id: int
+    status: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    error: str = ""
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+    def count(self, outcome: str) -> None:
+        if outcome == "new":
+            self.imported += 1
+        elif outcome == "updated":
+            self.updated += 1
+        else:
+            self.unchanged += 1
+
+
+def content_hash(*parts: str) -> str:
+    return hashlib.sha1("\x1f".join(parts).encode("utf-8", "replace")).hexdigest()
+
+
+def file_sections(store: Store, article_id: int, primary: str, title: str, text: str) -> None:
+    """An article goes under its source's section and under every region it is about."""
+    sections = [primary] if primary else []
+    sections += [r for r in detect_regions(title, text) if r not in sections]
+    store.set_sections(article_id, sections)
+
+
+def save_article(store: Store, article: ArticleIn, digest: str) -> str:
+    """Insert or update by identity (GUID, URL, canonical URL); returns "new", "updated" or "unchanged"."""
+    existing = store.find_article(article.source_id, article.guid, article.url, article.canonical_url)
+    if existing is None:
+        article_id = store.insert_article(article, digest)
+        outcome = "new"
+    elif existing["content_hash"] == digest:
+        return "unchanged"
+    else:
+        article_id = int(existing["id"])
+        store.update_article(article_id, article, digest)
+        outcome = "updated"
+    file_sections(store, article_id, article.section, article.title, article.text or article.summary)
+    return outcome
+
+
+# -- sources ---------------------------------------------------------------------------------------------
+
+
+async def add_source(store: Store, fetcher: Fetcher, url: str, *, section: str = "", name: str = "",
+                     fulltext: str = "auto") -> dict[str, Any]:
+    """Add a feed by its URL, or by a site URL whose page links to its feed. Raises UserError if none is found."""
+    url = url.strip()
+    if urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
+        raise UserError(f"not an http(s) URL: {url!r}")
+    if fulltext not in ("auto", "always", "never"):
+        raise UserError("fulltext must be auto, always or never")
+    existing = store.source_by_feed_url(url)
+    if existing:
+        return existing
+    res = await fetcher.fetch(url)
+    if not res.ok:
+        raise UserError(f"could not fetch {url}: {res.error or res.status}")
+    feed_url, parsed = await _resolve_feed(fetcher, res)
+    title = name or parsed.title or urlparse(feed_url).netloc
+    source_id, _ = store.add_source(feed_url, title, site_url=parsed.site_url or _site_of(url),
+                                    section=section, fulltext=fulltext)
+    row = store.source(source_id)
+    assert row is not None
+    return row
+
+
+async def _resolve_feed(fetcher: Fetcher, res: FetchResult) -> tuple[str, ParsedFeed]:
+    if looks_like_feed(res.content, res.content_type):
+        parsed = parse_feed(res.content, res.final_url, res.content_type)
+        if parsed.entries or not parsed.error:
+            return res.final_url, parsed
+    candidates = find_feed_links(res.content, res.final_url) or common_feed_paths(res.final_url)
+    for candidate in candidates[:8]:
+        sub = await fetcher.fetch(candidate)
+        if sub.ok and looks_like_feed(sub.content, sub.content_type):
+            parsed = parse_feed(sub.content, sub.final_url, sub.content_type)
+            if parsed.entries or not parsed.error:
+                return sub.final_url, parsed
+    raise UserError(f"no feed found at {res.url}: it is not a feed and links to none")
+
+
+def _site_of(url: str) -> str:
+    p = urlparse(url)
+    return f"{p.scheme}://{p.netloc}/"
+
+
+def import_opml(store: Store, content: bytes) -> tuple[int, int]:
+    """Add every feed of an OPML document (categories become sections); returns (added, already there)."""
+    outlines = parse_opml(content)
+    if not outlines:
+        raise UserError("no feeds found in that OPML file")
+    added = 0
+    for o in outlines:
+        _, created = store.add_source(o.feed_url, o.title or urlparse(o.feed_url).netloc,
+                                      site_url=o.site_url, section=o.category)
+        added += created
+    return added, len(outlines) - added
+
+
+def export_opml(store: Store) -> str:
+    return opml_document([OpmlOutline(feed_url=s["feed_url"], title=s["name"], site_url=s["site_url"],
+                                      category=s["section"]) for s in store.sources() if s["feed_url"]])
+
+
+# -- polling ---------------------------------------------------------------------------------------------
+
+
+def _entry_text(entry: FeedEntry) -> str:
+    return html_to_text(entry.content_html) if entry.content_html else entry.summary
+
+
+def _needs_fulltext(source: dict[str, Any], entries: list[FeedEntry], settings: PollSettings) -> bool:
+    """Which sources need their pages fetched: set per source, else detected from how long their items are."""
+    if source["fulltext"] in ("always", "never"):
+        return bool(source["fulltext"] == "always")
+    if not entries:
+        return bool(source["needs_fulltext"])
+    return median(word_count(_entry_text(e)) for e in entries) < settings.fulltext_min_words
+
+
+async def refresh_feed(store: Store, fetcher: Fetcher, source: dict[str, Any],
+                       settings: PollSettings | None = None) -> RefreshResult:
+    """Poll one feed: conditional GET, parse, fetch pages where needed, store, schedule the next poll."""
+    settings = settings or PollSettings()
+    result = RefreshResult(source_id=source["id"])
+    now = utcnow()
+    res = await fetcher.fetch(source["feed_url"], etag=source["etag"], last_modified=source["last_modified"])
+    result.status = res.status
+    if res.not_modified:
+        _record_success(store, source, res, now, error="")
+        return result
+    if not res.ok:
+        result.error = res.error or f"HTTP {res.status}"
+        _record_failure(store, source, res, now, result.error)
+        return result
+    parsed = parse_feed(res.content, res.final_url, res.content_type)
+    if not parsed.entries and parsed.error:
+        result.error = f"unreadable feed: {parsed.error}"
+        _record_failure(store, source, res, now, result.error)
+        return result
+    entries = parsed.entries[: settings.max_entries]
+    fulltext = _needs_fulltext(source, entries, settings)
+    await _store_entries(store, fetcher, source, entries, fulltext, settings, result)
+    updates: dict[str, Any] = {"needs_fulltext": int(fulltext)}
+    if not source["site_url"] and parsed.site_url:
+        updates["site_url"] = parsed.site_url
+    store.update_source(source["id"], **updates)
+    _record_success(store, source, res, now, error=parsed.error or "")
+    return result
+
+
+async def _store_entries(store: Store, fetcher: Fetcher, source: dict[str, Any], entries: list[FeedEntry],
+                         fulltext: bool, settings: PollSettings, result: RefreshResult) -> None:
+    fresh: list[tuple[FeedEntry, str]] = []
+    for e in entries:
+        digest = content_hash(e.title, e.summary, e.content_html)
+        found = store.find_article(source["id"], e.guid, e.url, canonical_url(e.url))
+        if found is not None and found["content_hash"] == digest:
+            result.unchanged += 1
+        else:
+            fresh.append((e, digest))
+    pages: list[FetchResult | None] = [None] * len(fresh)
+    if fulltext and fresh:
+        todo = fresh[: settings.page_fetch_limit]
+        pages[: len(todo)] = await asyncio.gather(*(fetcher.fetch(e.url, check_robots=True) for e, _ in todo))
+    for (entry, digest), page in zip(fresh, pages, strict=True):
+        article = _article_from(source, entry, page)
+        outcome = save_article(store, article, digest)
+        if outcome == "new":
+            result.new += 1
+        elif outcome == "updated":
+            result.updated += 1
+
+
+def _article_from(source: dict[str, Any], e: FeedEntry, page: FetchResult | None) -> ArticleIn:
+    text = _entry_text(e)
+    a = ArticleIn(url=e.url, title=e.title, source_id=source["id"], guid=e.guid,
+                  summary=e.summary or snippet(text), text=text, author=e.author, published=e.published,
+                  image_url=e.image_url, section=source["section"], canonical_url=canonical_url(e.url))
+    if page is None:
+        return a
+    if not page.ok:
+        a.extraction_error = page.error or f"HTTP {page.status}"
+        return a
+    x = extract_page(page.content, page.final_url)
+    if word_count(x.text) > word_count(text):
+        a.text = x.text
+    else:
+        a.extraction_error = "no article text found on the page"
+    a.title = a.title or x.title
+    a.author = a.author or x.author
+    a.published = a.published or x.published
+    a.image_url = a.image_url or x.image_url
+    a.language, a.site_name = x.language, x.site_name
+    a.canonical_url = x.canonical_url or a.canonical_url
+    a.summary = a.summary or x.description or snippet(a.text)
+    return a
+
+
+def _record_success(store: Store, source: dict[str, Any], res: FetchResult, now: datetime, *, error: str) -> None:
+    times = [t for t in (parse_iso(s) for s in store.recent_publish_times(source["id"])) if t]
+    interval = schedule.adaptive_interval(times)
+    store.update_source(
+        source["id"], etag=res.etag, last_modified=res.last_modified, last_polled_at=iso(now),
+        last_success_at=iso(now), last_status=res.status, error_count=0, last_error=error,
+        poll_interval=interval, next_poll_at=iso(schedule.next_poll(now, interval, max_age=res.max_age)))
+
+
+def _record_failure(store: Store, source: dict[str, Any], res: FetchResult, now: datetime, error: str) -> None:
+    errors = int(source["error_count"]) + 1
+    wait = schedule.backoff(errors, int(source["poll_interval"]))
+    store.update_source(
+        source["id"], last_polled_at=iso(now), last_status=res.status, error_count=errors, last_error=error,
+        next_poll_at=iso(schedule.next_poll(now, wait, retry_after=res.retry_after)))
+
+
+async def refresh_sources(store: Store, fetcher: Fetcher, sources: list[dict[str, Any]],
+                          settings: PollSettings | None = None) -> list[RefreshResult]:
+    """Refresh many feeds at once; the fetcher's per-host limits keep each host's load polite."""
+    async def one(source: dict[str, Any]) -> RefreshResult:
+        try:
+            return await refresh_feed(store, fetcher, source, settings)
+        except Exception as exc:  # a bug must not stop the other sources: record it and go on
+            log.exception("refreshing source %s failed", source["id"])
+            store.update_source(source["id"], error_count=int(source["error_count"]) + 1,
+                                last_error=f"internal error: {exc}", last_polled_at=iso(utcnow()))
+            return RefreshResult(source_id=source["id"], error=str(exc))
+
+    return list(await asyncio.gather(*(one(s) for s in sources)))
+
+
+# -- JSON Lines import -----------------------------------------------------------------------------------
+
+
+def _parse_line(line: str) -> dict[str, Any]:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg})") from None
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    for key in ("url", "title", "source"):
+        if not isinstance(obj.get(key), str) or not obj[key].strip():
+            raise ValueError(f"{key!r} is missing or empty")
+    p = urlparse(obj["url"].strip())
+    if p.scheme not in ("http", "https") or not p.netloc:
+        raise ValueError(f"url is not an http(s) URL: {obj['url']!r}")
+    for key in ("summary", "text", "section", "language", "published"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            raise ValueError(f"{key!r} must be a string")
+    if obj.get("published") and parse_iso(obj["published"]) is None:
+        raise ValueError(f"published is not an ISO 8601 date: {obj['published']!r}")
+    return obj
+
+
+def import_jsonl(store: Store, lines: Iterable[str]) -> ImportReport:
+    """Store articles given one JSON object per line; bad lines are reported by number and skipped."""
+    report = ImportReport()
+    sources: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = _parse_line(line)
+        except ValueError as exc:
+            report.errors.append((number, str(exc)))
+            continue
+        name = obj["source"].strip()
+        if name not in sources:
+            sources[name] = store.import_source(name)
+        text = (obj.get("text") or "").strip()
+        summary = (obj.get("summary") or "").strip() or snippet(text)
+        url = obj["url"].strip()
+        article = ArticleIn(url=url, title=obj["title"].strip(), source_id=sources[name], guid=url,
+                            summary=summary, text=text, published=parse_iso(obj.get("published")),
+                            language=obj.get("language") or "", section=(obj.get("section") or "").strip(),
+                            canonical_url=canonical_url(url))
+        outcome = save_article(store, article, content_hash(article.title, summary, text))
+        report.count(outcome)
+    return report

@@ -1,0 +1,1 @@
+"""Similarity of articles: embeddings index, lexical overlap, near-duplicate fingerprints, ranking."""

@@ -1,0 +1,1 @@
+"""Storage: the Store and its migrations."""

@@ -1,0 +1,124 @@
+"""Versioned, append-only migrations. Each entry runs once, in order, inside one transaction.
+
+The SQL sticks to what SQLite and PostgreSQL share (TEXT timestamps in ISO 8601 UTC, INTEGER keys), except the
+FTS5 table, which is SQLite's full-text index and has its own migration so another backend can swap it.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: sources, articles, sections, derived analysis tables, stories.
+    """
+    CREATE TABLE sources (
+        id INTEGER PRIMARY KEY,
+        feed_url TEXT UNIQUE,               -- NULL for sources that only arrive by import
+        site_url TEXT NOT NULL DEFAULT '',
+        name TEXT NOT NULL,
+        outlet TEXT NOT NULL,               -- normalised outlet identity: "other sources" means another outlet
+        section TEXT NOT NULL DEFAULT '',
+        fulltext TEXT NOT NULL DEFAULT 'auto',   -- auto | always | never
+        needs_fulltext INTEGER NOT NULL DEFAULT 0,
+        etag TEXT,
+        last_modified TEXT,
+        last_polled_at TEXT,
+        last_success_at TEXT,
+        next_poll_at TEXT,
+        poll_interval INTEGER NOT NULL DEFAULT 1800,
+        error_count INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        last_status INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX sources_due ON sources (next_poll_at);
+    CREATE INDEX sources_outlet ON sources (outlet);
+
+    CREATE TABLE articles (
+        id INTEGER PRIMARY KEY,
+        source_id INTEGER NOT NULL REFERENCES sources (id),
+        guid TEXT NOT NULL DEFAULT '',
+        url TEXT NOT NULL UNIQUE,
+        canonical_url TEXT NOT NULL DEFAULT '',
+        title TEXT NOT NULL,
+        summary TEXT NOT NULL DEFAULT '',
+        text TEXT NOT NULL DEFAULT '',
+        author TEXT NOT NULL DEFAULT '',
+        published_at TEXT,                  -- NULL when the source gave no date
+        fetched_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        language TEXT NOT NULL DEFAULT '',
+        image_url TEXT NOT NULL DEFAULT '',
+        site_name TEXT NOT NULL DEFAULT '',
+        section TEXT NOT NULL DEFAULT '',
+        extraction_error TEXT NOT NULL DEFAULT '',
+        content_hash TEXT NOT NULL DEFAULT '',
+        story_id INTEGER,
+        analysed INTEGER NOT NULL DEFAULT 0 -- 0 until embedding, similar news and story are up to date
+    );
+    CREATE INDEX articles_source ON articles (source_id, published_at);
+    CREATE INDEX articles_guid ON articles (source_id, guid);
+    CREATE INDEX articles_canonical ON articles (canonical_url);
+    CREATE INDEX articles_published ON articles (published_at);
+    CREATE INDEX articles_story ON articles (story_id);
+    CREATE INDEX articles_backlog ON articles (analysed);
+
+    CREATE TABLE article_sections (
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        section TEXT NOT NULL,
+        PRIMARY KEY (article_id, section)
+    );
+    CREATE INDEX article_sections_section ON article_sections (section, article_id);
+
+    CREATE TABLE embeddings (
+        article_id INTEGER PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        vector BLOB NOT NULL
+    );
+
+    CREATE TABLE fingerprints (
+        article_id INTEGER PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+        minhash BLOB NOT NULL
+    );
+
+    CREATE TABLE similar (
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        other_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        score REAL NOT NULL,
+        relation TEXT NOT NULL,
+        PRIMARY KEY (article_id, other_id)
+    );
+
+    CREATE TABLE stories (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        lead_article_id INTEGER,
+        first_published_at TEXT,
+        last_published_at TEXT,
+        size INTEGER NOT NULL DEFAULT 0,
+        outlets INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX stories_recent ON stories (last_published_at);
+    """,
+    # 2: SQLite full-text search over titles and texts (external content: no second copy of the text).
+    """
+    CREATE VIRTUAL TABLE articles_fts USING fts5 (
+        title, summary, text, content='articles', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN
+        INSERT INTO articles_fts (rowid, title, summary, text) VALUES (new.id, new.title, new.summary, new.text);
+    END;
+    CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN
+        INSERT INTO articles_fts (articles_fts, rowid, title, summary, text)
+        VALUES ('delete', old.id, old.title, old.summary, old.text);
+    END;
+    CREATE TRIGGER articles_fts_update AFTER UPDATE OF title, summary, text ON articles BEGIN
+        INSERT INTO articles_fts (articles_fts, rowid, title, summary, text)
+        VALUES ('delete', old.id, old.title, old.summary, old.text);
+        INSERT INTO articles_fts (rowid, title, summary, text) VALUES (new.id, new.title, new.summary, new.text);
+    END;
+    """,
+    # 3: newest-first listings (home, sections, sources) without scanning every article.
+    """
+    CREATE INDEX articles_recent ON articles (COALESCE(published_at, fetched_at) DESC, id DESC);
+    """,
+]

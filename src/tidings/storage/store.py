@@ -1,0 +1,406 @@
+"""The one door to the database: named query methods, SQL kept here and portable where it can be.
+
+SQLite runs in WAL mode so the web server reads while the poller writes. Each thread gets its own connection
+(sqlite3 connections must not be shared across threads); writes are short transactions.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tidings.clock import iso, utcnow
+from tidings.models import ArticleIn, Neighbour
+from tidings.storage.schema import MIGRATIONS
+
+Row = dict[str, Any]
+
+SOURCE_FIELDS = {
+    "site_url", "name", "outlet", "section", "fulltext", "needs_fulltext", "etag", "last_modified",
+    "last_polled_at", "last_success_at", "next_poll_at", "poll_interval", "error_count", "last_error",
+    "last_status",
+}
+
+ARTICLE_COLUMNS = (
+    "a.id, a.source_id, a.guid, a.url, a.canonical_url, a.title, a.summary, a.author, a.published_at, "
+    "a.fetched_at, a.updated_at, a.language, a.image_url, a.site_name, a.section, a.story_id, "
+    "a.extraction_error, s.name AS source, s.outlet AS outlet"
+)
+
+
+def outlet_key(name: str) -> str:
+    """Identity of an outlet from its display name: 'The Guardian - World' and 'the guardian' are one outlet."""
+    base = re.split(r"\s+[-|:–—>»]\s+", name.strip(), maxsplit=1)[0]
+    base = re.sub(r"^the\s+", "", base.lower())
+    return re.sub(r"[^\w]+", " ", base).strip() or name.strip().lower()
+
+
+class Store:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._local = threading.local()
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.migrate()
+
+    # -- connection and transactions -------------------------------------------------------------------
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of deadlocking."""
+        db = self.db
+        if db.in_transaction:
+            yield db
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def migrate(self) -> int:
+        db = self.db
+        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = db.execute("SELECT MAX(version) AS v FROM schema_version").fetchone()
+        current = row["v"] or 0
+        for version, sql in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            # executescript commits on its own; wrap the script so a failure leaves nothing half-applied.
+            db.executescript(f"BEGIN;\n{sql}\nINSERT INTO schema_version (version) VALUES ({version});\nCOMMIT;")
+        return len(MIGRATIONS)
+
+    def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        return [dict(r) for r in self.db.execute(sql, tuple(params)).fetchall()]
+
+    def _one(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
+        r = self.db.execute(sql, tuple(params)).fetchone()
+        return dict(r) if r is not None else None
+
+    # -- sources ---------------------------------------------------------------------------------------
+
+    def add_source(self, feed_url: str, name: str, *, site_url: str = "", section: str = "",
+                   fulltext: str = "auto") -> tuple[int, bool]:
+        """Returns (id, created). An existing feed URL is not added twice."""
+        existing = self.source_by_feed_url(feed_url)
+        if existing:
+            return int(existing["id"]), False
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO sources (feed_url, site_url, name, outlet, section, fulltext, next_poll_at, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (feed_url, site_url, name, outlet_key(name), section, fulltext, iso(utcnow()), iso(utcnow())),
+            )
+        return int(cur.lastrowid or 0), True
+
+    def import_source(self, name: str) -> int:
+        """The source behind imported articles: one per outlet name, no feed URL."""
+        row = self._one("SELECT id FROM sources WHERE feed_url IS NULL AND name = ?", (name,))
+        if row:
+            return int(row["id"])
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO sources (feed_url, name, outlet, created_at) VALUES (NULL, ?, ?, ?)",
+                (name, outlet_key(name), iso(utcnow())),
+            )
+        return int(cur.lastrowid or 0)
+
+    def source(self, source_id: int) -> Row | None:
+        return self._one(
+            "SELECT s.*, (SELECT COUNT(*) FROM articles a WHERE a.source_id = s.id) AS article_count"
+            " FROM sources s WHERE s.id = ?", (source_id,))
+
+    def source_by_feed_url(self, feed_url: str) -> Row | None:
+        return self._one("SELECT * FROM sources WHERE feed_url = ?", (feed_url,))
+
+    def sources(self) -> list[Row]:
+        return self._all(
+            "SELECT s.*, COALESCE(c.n, 0) AS article_count, c.latest AS latest_article_at FROM sources s"
+            " LEFT JOIN (SELECT source_id, COUNT(*) AS n, MAX(published_at) AS latest FROM articles"
+            " GROUP BY source_id) c ON c.source_id = s.id ORDER BY s.section, s.name")
+
+    def due_sources(self, now: str, *, include_all: bool = False) -> list[Row]:
+        if include_all:
+            return self._all("SELECT * FROM sources WHERE feed_url IS NOT NULL ORDER BY id")
+        return self._all(
+            "SELECT * FROM sources WHERE feed_url IS NOT NULL AND (next_poll_at IS NULL OR next_poll_at <= ?)"
+            " ORDER BY next_poll_at", (now,))
+
+    def next_due_at(self) -> str | None:
+        row = self._one("SELECT MIN(next_poll_at) AS t FROM sources WHERE feed_url IS NOT NULL")
+        return row["t"] if row else None
+
+    def update_source(self, source_id: int, **fields: Any) -> None:
+        unknown = set(fields) - SOURCE_FIELDS
+        if unknown:
+            raise ValueError(f"unknown source fields: {sorted(unknown)}")
+        if "name" in fields:
+            fields["outlet"] = outlet_key(fields["name"])
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self.transaction() as db:
+            db.execute(f"UPDATE sources SET {sets} WHERE id = ?", (*fields.values(), source_id))
+
+    def remove_source(self, source_id: int) -> None:
+        with self.transaction() as db:
+            ids = [r[0] for r in db.execute("SELECT id FROM articles WHERE source_id = ?", (source_id,))]
+            db.executemany("DELETE FROM articles WHERE id = ?", [(i,) for i in ids])
+            db.execute("DELETE FROM sources WHERE id = ?", (source_id,))
+
+    def recent_publish_times(self, source_id: int, limit: int = 20) -> list[str]:
+        rows = self._all(
+            "SELECT published_at FROM articles WHERE source_id = ? AND published_at IS NOT NULL"
+            " ORDER BY published_at DESC LIMIT ?", (source_id, limit))
+        return [r["published_at"] for r in rows]
+
+    # -- articles --------------------------------------------------------------------------------------
+
+    def find_article(self, source_id: int, guid: str, url: str, canonical_url: str = "") -> Row | None:
+        """Identity: same GUID from the same source, else the same URL, else the same canonical URL."""
+        if guid:
+            row = self._one("SELECT id, title, text, summary, content_hash FROM articles"
+                            " WHERE source_id = ? AND guid = ?", (source_id, guid))
+            if row:
+                return row
+        row = self._one("SELECT id, title, text, summary, content_hash FROM articles WHERE url = ?", (url,))
+        if row or not canonical_url:
+            return row
+        return self._one("SELECT id, title, text, summary, content_hash FROM articles WHERE canonical_url = ?",
+                         (canonical_url,))
+
+    def insert_article(self, a: ArticleIn, content_hash: str) -> int:
+        now = iso(utcnow())
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO articles (source_id, guid, url, canonical_url, title, summary, text, author,"
+                " published_at, fetched_at, updated_at, language, image_url, site_name, section,"
+                " extraction_error, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (a.source_id, a.guid, a.url, a.canonical_url, a.title, a.summary, a.text, a.author,
+                 iso(a.published), now, now, a.language, a.image_url, a.site_name, a.section,
+                 a.extraction_error, content_hash),
+            )
+        return int(cur.lastrowid or 0)
+
+    def update_article(self, article_id: int, a: ArticleIn, content_hash: str) -> None:
+        """An edited article is updated in place and queued for analysis again."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE articles SET title = ?, summary = ?, text = ?, author = ?,"
+                " published_at = COALESCE(?, published_at), updated_at = ?, language = ?, image_url = ?,"
+                " site_name = ?, canonical_url = ?, extraction_error = ?, content_hash = ?, analysed = 0"
+                " WHERE id = ?",
+                (a.title, a.summary, a.text, a.author, iso(a.published), iso(utcnow()), a.language,
+                 a.image_url, a.site_name, a.canonical_url, a.extraction_error, content_hash, article_id),
+            )
+
+    def set_sections(self, article_id: int, sections: Iterable[str]) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM article_sections WHERE article_id = ?", (article_id,))
+            db.executemany("INSERT OR IGNORE INTO article_sections (article_id, section) VALUES (?, ?)",
+                           [(article_id, s) for s in sections if s])
+
+    def article(self, article_id: int, *, with_text: bool = True) -> Row | None:
+        cols = ARTICLE_COLUMNS + (", a.text" if with_text else "")
+        row = self._one(f"SELECT {cols} FROM articles a JOIN sources s ON s.id = a.source_id WHERE a.id = ?",
+                        (article_id,))
+        if row:
+            row["sections"] = self.sections_of(article_id)
+        return row
+
+    def article_by_url(self, url: str) -> Row | None:
+        row = self._one("SELECT id FROM articles WHERE url = ?", (url,))
+        if row is None:
+            row = self._one("SELECT id FROM articles WHERE canonical_url = ? ORDER BY id LIMIT 1", (url,))
+        return self.article(int(row["id"])) if row else None
+
+    def articles_by_ids(self, ids: list[int], *, with_text: bool = False) -> list[Row]:
+        if not ids:
+            return []
+        cols = ARTICLE_COLUMNS + (", a.text" if with_text else "")
+        marks = ",".join("?" * len(ids))
+        rows = self._all(f"SELECT {cols} FROM articles a JOIN sources s ON s.id = a.source_id"
+                         f" WHERE a.id IN ({marks})", ids)
+        order = {i: n for n, i in enumerate(ids)}
+        return sorted(rows, key=lambda r: order[r["id"]])
+
+    def sections_of(self, article_id: int) -> list[str]:
+        return [r["section"] for r in self._all(
+            "SELECT section FROM article_sections WHERE article_id = ? ORDER BY rowid", (article_id,))]
+
+    def latest_articles(self, *, section: str | None = None, source_id: int | None = None,
+                        limit: int = 50, offset: int = 0) -> list[Row]:
+        where: list[str] = []
+        params: list[Any] = []
+        if section:
+            where.append("a.id IN (SELECT article_id FROM article_sections WHERE section = ?)")
+            params.append(section)
+        if source_id is not None:
+            where.append("a.source_id = ?")
+            params.append(source_id)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        return self._all(
+            f"SELECT {ARTICLE_COLUMNS} FROM articles a JOIN sources s ON s.id = a.source_id {clause}"
+            " ORDER BY COALESCE(a.published_at, a.fetched_at) DESC, a.id DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset))
+
+    def search(self, query: str, *, limit: int = 50) -> list[Row]:
+        """Full-text search; the query is taken as plain words (quoted), so user input is never FTS syntax."""
+        words = re.findall(r"\w+", query)
+        if not words:
+            return []
+        match = " ".join(f'"{w}"' for w in words[:20])
+        return self._all(
+            f"SELECT {ARTICLE_COLUMNS}, snippet(articles_fts, 2, '[', ']', '…', 24) AS match"
+            " FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid"
+            " JOIN sources s ON s.id = a.source_id WHERE articles_fts MATCH ? ORDER BY rank LIMIT ?",
+            (match, limit))
+
+    def section_counts(self) -> list[Row]:
+        return self._all("SELECT section, COUNT(*) AS articles FROM article_sections GROUP BY section"
+                         " ORDER BY articles DESC, section")
+
+    def article_count(self) -> int:
+        row = self._one("SELECT COUNT(*) AS n FROM articles")
+        return int(row["n"]) if row else 0
+
+    # -- analysis backlog and derived data ------------------------------------------------------------
+
+    def backlog(self, limit: int = 256) -> list[Row]:
+        return self._all(
+            "SELECT a.id, a.title, a.summary, a.text, a.published_at, a.fetched_at, a.story_id, s.outlet"
+            " FROM articles a JOIN sources s ON s.id = a.source_id WHERE a.analysed = 0 ORDER BY a.id LIMIT ?",
+            (limit,))
+
+    def mark_analysed(self, ids: Iterable[int]) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE articles SET analysed = 1 WHERE id = ?", [(i,) for i in ids])
+
+    def save_embeddings(self, model: str, rows: Iterable[tuple[int, bytes]]) -> None:
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO embeddings (article_id, model, vector) VALUES (?, ?, ?)",
+                           [(i, model, v) for i, v in rows])
+
+    def iter_index_rows(self, model: str) -> Iterator[sqlite3.Row]:
+        """Everything the in-memory similarity index needs per article, in id order."""
+        return iter(self.db.execute(
+            "SELECT e.article_id, e.vector, a.published_at, a.fetched_at, a.story_id, s.outlet,"
+            " f.minhash, a.title, a.summary FROM embeddings e JOIN articles a ON a.id = e.article_id"
+            " JOIN sources s ON s.id = a.source_id LEFT JOIN fingerprints f ON f.article_id = e.article_id"
+            " WHERE e.model = ? ORDER BY e.article_id", (model,)))
+
+    def save_fingerprints(self, rows: Iterable[tuple[int, bytes]]) -> None:
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO fingerprints (article_id, minhash) VALUES (?, ?)", list(rows))
+
+    def save_neighbours(self, links: Iterable[Neighbour]) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO similar (article_id, other_id, score, relation) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (article_id, other_id) DO UPDATE SET score = excluded.score,"
+                " relation = excluded.relation",
+                [(n.article_id, n.other_id, n.score, n.relation) for n in links])
+
+    def clear_neighbours(self, article_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM similar WHERE article_id = ? OR other_id = ?", (article_id, article_id))
+
+    def similar_to(self, article_id: int, *, limit: int = 10) -> list[Row]:
+        """Stored Similar News of one article, same-event first, then by score."""
+        return self._all(
+            f"SELECT {ARTICLE_COLUMNS}, a.text, n.score, n.relation FROM similar n"
+            " JOIN articles a ON a.id = n.other_id JOIN sources s ON s.id = a.source_id"
+            " WHERE n.article_id = ?"
+            " ORDER BY CASE n.relation WHEN 'related' THEN 1 ELSE 0 END, n.score DESC LIMIT ?",
+            (article_id, limit))
+
+    # -- stories ---------------------------------------------------------------------------------------
+
+    def create_story(self, title: str) -> int:
+        with self.transaction() as db:
+            cur = db.execute("INSERT INTO stories (title, updated_at) VALUES (?, ?)", (title, iso(utcnow())))
+        return int(cur.lastrowid or 0)
+
+    def set_story(self, article_id: int, story_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id))
+
+    def move_story(self, from_id: int, to_id: int) -> None:
+        """Merge one story into another: every article follows, the emptied story goes."""
+        with self.transaction() as db:
+            db.execute("UPDATE articles SET story_id = ? WHERE story_id = ?", (to_id, from_id))
+            db.execute("DELETE FROM stories WHERE id = ?", (from_id,))
+
+    def delete_story(self, story_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE articles SET story_id = NULL WHERE story_id = ?", (story_id,))
+            db.execute("DELETE FROM stories WHERE id = ?", (story_id,))
+
+    def story_members(self, story_id: int) -> list[Row]:
+        return self._all(
+            f"SELECT {ARTICLE_COLUMNS} FROM articles a JOIN sources s ON s.id = a.source_id"
+            " WHERE a.story_id = ? ORDER BY COALESCE(a.published_at, a.fetched_at), a.id", (story_id,))
+
+    def update_story(self, story_id: int, *, title: str, lead_article_id: int | None, first: str | None,
+                     last: str | None, size: int, outlets: int) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE stories SET title = ?, lead_article_id = ?, first_published_at = ?,"
+                " last_published_at = ?, size = ?, outlets = ?, updated_at = ? WHERE id = ?",
+                (title, lead_article_id, first, last, size, outlets, iso(utcnow()), story_id))
+
+    def story(self, story_id: int) -> Row | None:
+        return self._one("SELECT * FROM stories WHERE id = ?", (story_id,))
+
+    def stories(self, *, limit: int = 50, offset: int = 0, section: str | None = None,
+                min_outlets: int = 1) -> list[Row]:
+        params: list[Any] = [min_outlets]
+        where = "WHERE st.outlets >= ?"
+        if section:
+            where += (" AND st.id IN (SELECT a.story_id FROM articles a JOIN article_sections x"
+                      " ON x.article_id = a.id WHERE x.section = ?)")
+            params.append(section)
+        return self._all(
+            f"SELECT st.* FROM stories st {where}"
+            " ORDER BY st.outlets DESC, st.last_published_at DESC, st.id DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset))
+
+    def recent_stories(self, *, limit: int = 50, offset: int = 0) -> list[Row]:
+        return self._all("SELECT * FROM stories ORDER BY last_published_at DESC, id DESC LIMIT ? OFFSET ?",
+                         (limit, offset))
+
+    def members_of_stories(self, story_ids: list[int]) -> dict[int, list[Row]]:
+        out: dict[int, list[Row]] = {i: [] for i in story_ids}
+        if not story_ids:
+            return out
+        marks = ",".join("?" * len(story_ids))
+        for r in self._all(
+                f"SELECT {ARTICLE_COLUMNS} FROM articles a JOIN sources s ON s.id = a.source_id"
+                f" WHERE a.story_id IN ({marks}) ORDER BY COALESCE(a.published_at, a.fetched_at), a.id",
+                story_ids):
+            out[r["story_id"]].append(r)
+        return out

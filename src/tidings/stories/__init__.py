@@ -1,0 +1,1 @@
+"""Stories: all coverage of one event, grouped incrementally."""

@@ -1,0 +1,205 @@
+"""The Tidings web application: the whole URL map on one screen.
+
+HTML pages and their JSON twins call the same function in ``pages``; errors come back as a friendly page, or as
+``{"error": ...}`` under /api/. Routes are plain ``def`` so the blocking Store runs in the thread pool.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tidings import __version__
+from tidings.storage.store import Store
+from tidings.web import pages
+from tidings.web.atom import FEED_SIZE, section_feed
+from tidings.web.render import STATIC, render_error, render_page
+
+CSP = "default-src 'self'; img-src * data:; style-src 'self'; script-src 'none'"
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")  # FastAPI's docs need their own scripts
+MAX_ID = 2**63 - 1  # SQLite's INTEGER range: larger ids are simply unknown
+
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+SectionName = Annotated[str, Path(min_length=1, max_length=200)]
+PageNo = Annotated[int, Query(ge=1, le=100_000)]
+SearchQ = Annotated[str, Query(max_length=500)]
+Json = dict[str, Any]
+
+
+def create_app(store: Store) -> FastAPI:
+    app = FastAPI(title="Tidings", version=__version__, redoc_url=None,
+                  description="News from many outlets, grouped into sections and stories, with Similar News.")
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_error_handlers(app)
+
+    # -- HTML pages ---------------------------------------------------------------------------------------
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home() -> HTMLResponse:
+        return render_page("home.html", pages.home_page(store), active="home")
+
+    @app.get("/sections", response_class=HTMLResponse, include_in_schema=False)
+    def sections() -> HTMLResponse:
+        return render_page("sections.html", pages.sections_page(store), active="sections")
+
+    @app.get("/section/{name:path}", response_class=HTMLResponse, include_in_schema=False)
+    def section(name: SectionName, page: PageNo = 1) -> HTMLResponse:
+        return render_page("section.html", pages.section_page(store, name, page), active="sections")
+
+    @app.get("/article/{article_id}", response_class=HTMLResponse, include_in_schema=False)
+    def article(article_id: Id) -> HTMLResponse:
+        return render_page("article.html", pages.article_page(store, article_id))
+
+    @app.get("/story/{story_id}", response_class=HTMLResponse, include_in_schema=False)
+    def story(story_id: Id) -> HTMLResponse:
+        return render_page("story.html", pages.story_page(store, story_id), active="home")
+
+    @app.get("/sources", response_class=HTMLResponse, include_in_schema=False)
+    def sources() -> HTMLResponse:
+        return render_page("sources.html", pages.sources_page(store), active="sources")
+
+    @app.get("/source/{source_id}", response_class=HTMLResponse, include_in_schema=False)
+    def source(source_id: Id) -> HTMLResponse:
+        return render_page("source.html", pages.source_page(store, source_id), active="sources")
+
+    @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
+    def search(q: SearchQ = "") -> HTMLResponse:
+        return render_page("search.html", pages.search_page(store, q), active="search")
+
+    @app.get("/feeds/section/{name:path}.atom", include_in_schema=False)
+    def section_atom(name: SectionName, request: Request) -> Response:
+        rows = store.latest_articles(section=name, limit=FEED_SIZE)
+        if not rows:
+            raise pages.NotFound(f"There is no section named “{name}”.")
+        body = section_feed(name, rows, base_url=str(request.base_url))
+        return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+    # -- JSON API: the same dicts ------------------------------------------------------------------------
+    @app.get("/api/home", tags=["pages"])
+    def api_home() -> Json:
+        return pages.home_page(store)
+
+    @app.get("/api/sections", tags=["sections"])
+    def api_sections() -> Json:
+        return pages.sections_page(store)
+
+    @app.get("/api/sections/{name:path}", tags=["sections"])
+    def api_section(name: SectionName, page: PageNo = 1) -> Json:
+        return pages.section_page(store, name, page)
+
+    @app.get("/api/articles/{article_id}", tags=["articles"])
+    def api_article(article_id: Id) -> Json:
+        return pages.article_page(store, article_id)
+
+    @app.get("/api/stories/{story_id}", tags=["stories"])
+    def api_story(story_id: Id) -> Json:
+        return pages.story_page(store, story_id)
+
+    @app.get("/api/sources", tags=["sources"])
+    def api_sources() -> Json:
+        return pages.sources_page(store)
+
+    @app.get("/api/sources/{source_id}", tags=["sources"])
+    def api_source(source_id: Id) -> Json:
+        return pages.source_page(store, source_id)
+
+    @app.get("/api/search", tags=["articles"])
+    def api_search(q: SearchQ = "") -> Json:
+        return pages.search_page(store, q)
+
+    # -- contract endpoints ------------------------------------------------------------------------------
+    @app.get("/api/similar", tags=["contract"])
+    def api_similar(url: Annotated[str, Query(min_length=1, max_length=4000)],
+                    limit: Annotated[int, Query(ge=1)] = pages.API_SIMILAR_DEFAULT) -> Json:
+        """Similar News of the article at `url` from other outlets, best first (limit capped at 100)."""
+        return pages.api_similar(store, url, limit)
+
+    @app.get("/api/stories", tags=["contract"])
+    def api_stories(limit: Annotated[int, Query(ge=1)] = pages.API_STORIES_DEFAULT) -> Json:
+        """Recent stories with their articles; each article is in one story (limit capped at 100000)."""
+        return pages.api_stories(store, limit)
+
+    return app
+
+
+# -- errors -----------------------------------------------------------------------------------------------
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def error_response(request: Request, status: int, message: str) -> Response:
+    if _is_api(request):
+        return JSONResponse({"error": message}, status_code=status)
+    return render_error(status, message)
+
+
+def _describe(errors: list[Any]) -> str:
+    """'page: Input should be greater than or equal to 1' from FastAPI's validation errors."""
+    parts = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")]
+        parts.append(f"{'.'.join(loc) or 'request'}: {err.get('msg', 'invalid value')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return error_response(request, 404, str(exc) or "Not found.")
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        if exc.status_code == 404:
+            message = "There is nothing at this address."
+        response = error_response(request, exc.status_code, message)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = list(exc.errors())
+        # A malformed id in the path names nothing: that is a missing page, not a bad request.
+        if any(err.get("loc", ("",))[0] == "path" for err in errors):
+            return error_response(request, 404, "There is nothing at this address.")
+        return error_response(request, 400, _describe(errors))
+
+    async def crashed(request: Request, exc: Exception) -> Response:
+        return error_response(request, 500, "Tidings could not show this page. Please try again later.")
+
+    app.add_exception_handler(pages.NotFound, not_found)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(Exception, crashed)
+
+
+class SecurityHeaders:
+    """Adds the Content-Security-Policy and nosniff headers to every response (pure ASGI: no body buffering)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        strict = scope.get("path") not in DOCS_PATHS
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["X-Content-Type-Options"] = "nosniff"
+                if strict:
+                    headers["Content-Security-Policy"] = CSP
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,438 @@
+"""One function per page: each reads the Store through its named queries and returns one plain dict.
+
+The HTML route renders that dict with a template and the JSON route returns it unchanged, so the API never
+drifts from what a reader sees. Times stay the stored ISO 8601 strings (or None); scores are finite or None.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+from tidings.clock import iso, parse_iso, utcnow
+from tidings.similarity.ranking import RELATION_ORDER, rank_similar
+from tidings.storage.store import Store
+
+Row = dict[str, Any]
+
+SIMILAR_ON_PAGE = 8
+SIMILAR_FETCH = 30
+SECTION_PAGE_SIZE = 30
+SOURCE_LATEST = 30
+SEARCH_LIMIT = 50
+HOME_LATEST = 30
+HOME_STORIES = 10
+HOME_STORY_SCAN = 200
+HOME_STORY_WINDOW = timedelta(hours=48)
+CARD_HEADLINES = 3
+SNIPPET_CHARS = 300
+API_SIMILAR_DEFAULT = 10
+API_SIMILAR_MAX = 100
+API_STORIES_DEFAULT = 50
+API_STORIES_MAX = 100_000
+MEMBER_CHUNK = 500
+
+RELATION_LABELS = {"same_story": "Same story", "duplicate": "Copy of this report", "related": "Related"}
+
+
+class NotFound(LookupError):
+    """The request names an article, story, source, section or page that does not exist."""
+
+
+# -- paths ------------------------------------------------------------------------------------------------
+
+
+def article_path(article_id: int) -> str:
+    return f"/article/{article_id}"
+
+
+def story_path(story_id: int) -> str:
+    return f"/story/{story_id}"
+
+
+def source_path(source_id: int) -> str:
+    return f"/source/{source_id}"
+
+
+def section_path(name: str) -> str:
+    return "/section/" + quote(name, safe="")
+
+
+def section_feed_path(name: str) -> str:
+    return "/feeds/section/" + quote(name, safe="") + ".atom"
+
+
+def section_heading(name: str) -> str:
+    return f"{name} Latest News, {name} Headlines"
+
+
+# -- small pure helpers -----------------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"[.!?…。！？]+[\"'”’)\]]*")
+_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "st", "jr", "sr", "gen", "capt", "col", "lt", "sgt", "maj", "adm", "sen", "rep",
+    "gov", "pres", "prof", "rev", "inc", "corp", "co", "ltd", "no", "vs", "etc", "e.g", "i.e", "jan", "feb",
+    "aug", "sept", "oct", "nov", "dec", "ft", "mt",
+}
+_LONG_FIRST_SENTENCE = 120
+
+
+def _is_abbreviation(before: str) -> bool:
+    """Whether the word ending at a full stop is an abbreviation ('Mr', 'U.S') rather than a sentence's end."""
+    word = before.rsplit(None, 1)[-1].lstrip("\"'“‘([") if before.strip() else ""
+    return bool(re.fullmatch(r"(?:[A-Za-z]\.)*[A-Za-z]", word)) or word.lower() in _ABBREVIATIONS
+
+
+def _sentence_ends(flat: str) -> list[int]:
+    ends: list[int] = []
+    for m in _SENTENCE_END.finditer(flat):
+        rest = flat[m.end():]
+        if m.group()[0] in "。！？":
+            ends.append(m.end())
+            continue
+        if rest and not rest[0].isspace():
+            continue  # "3.5", "example.com"
+        following = rest.lstrip().lstrip("\"'“‘([")
+        if following[:1].islower():
+            continue
+        if m.group()[0] == "." and _is_abbreviation(flat[:m.start()]):
+            continue
+        ends.append(m.end())
+    return ends
+
+
+def cut_at_word(text: str, max_chars: int) -> str:
+    """Shorten to at most ``max_chars`` (ellipsis included) at a word boundary."""
+    if len(text) <= max_chars:
+        return text
+    head = text[: max_chars - 1]
+    if " " in head:
+        head = head.rsplit(" ", 1)[0]
+    return head.rstrip(" ,;:-–—") + "…"
+
+
+def lead_snippet(summary: str, text: str = "", max_chars: int = SNIPPET_CHARS) -> str:
+    """One or two opening sentences to show under a headline: the summary if it has any, else the text."""
+    body = summary if summary and summary.strip() else (text or "")
+    flat = " ".join(body.split())
+    if not flat:
+        return ""
+    chosen = 0
+    for count, end in enumerate(_sentence_ends(flat), start=1):
+        if end > max_chars:
+            break
+        chosen = end
+        if count >= 2 or end >= _LONG_FIRST_SENTENCE:
+            break
+    return flat[:chosen] if chosen else cut_at_word(flat, max_chars)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def one_line(text: Any) -> str:
+    """A title or name on one clean line: control characters (feeds do carry them) and runs of space removed."""
+    return " ".join(_CONTROL.sub(" ", str(text or "")).split())
+
+
+def finite(value: Any) -> float | None:
+    """A score as JSON can carry it: NaN and infinities (never valid JSON) become None."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return round(number, 6) if math.isfinite(number) else None
+
+
+def primary_section(row: Row) -> str:
+    """The article's first assigned section, else the section its source gave."""
+    sections = row.get("sections") or []
+    return str(sections[0]) if sections else str(row.get("section") or "")
+
+
+def chunks(ids: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def other_outlets(rows: list[Row], article: Row) -> list[Row]:
+    """Neighbours from other outlets only: never the article itself nor another piece of its own outlet."""
+    return [r for r in rows if r["id"] != article["id"] and r.get("outlet") != article.get("outlet")]
+
+
+def with_collapsed(ranked: list[Row], rows: list[Row]) -> list[Row]:
+    """The ranked items followed by the copies ``rank_similar`` folded into them (named in also_carried_by).
+
+    A folded copy is found by its source name: within one outlet, the first row in ranking order with that
+    name is the one that was folded, so walking the rows in the same order recovers exactly those rows.
+    """
+    shown = {r["id"] for r in ranked}
+    ordered = sorted(rows, key=lambda r: (RELATION_ORDER.get(r["relation"], 2), -float(r["score"])))
+    copies: list[Row] = []
+    taken: set[int] = set()
+    for item in ranked:
+        for name in item.get("also_carried_by") or []:
+            row = next((r for r in ordered if r["source"] == name and r["id"] not in shown | taken), None)
+            if row is not None:
+                taken.add(row["id"])
+                copies.append(row)
+    return [*ranked, *copies]
+
+
+# -- views of rows ----------------------------------------------------------------------------------------
+
+
+def article_item(row: Row) -> Row:
+    """An article in a list: enough to show a headline with its source, time and lead."""
+    return {
+        "id": row["id"],
+        "url": row["url"],
+        "title": one_line(row["title"]),
+        "source": one_line(row["source"]),
+        "source_id": row["source_id"],
+        "published": row.get("published_at"),
+        "section": primary_section(row),
+        "snippet": lead_snippet(row.get("summary") or "", row.get("text") or ""),
+        "image_url": row.get("image_url") or "",
+        "story_id": row.get("story_id"),
+        "link": article_path(row["id"]),
+    }
+
+
+def article_detail(row: Row) -> Row:
+    """The whole article, text included."""
+    return {
+        **article_item(row),
+        "author": row.get("author") or "",
+        "fetched": row.get("fetched_at"),
+        "updated": row.get("updated_at"),
+        "sections": list(row.get("sections") or []),
+        "summary": row.get("summary") or "",
+        "text": row.get("text") or "",
+        "language": row.get("language") or "",
+        "site_name": row.get("site_name") or "",
+        "canonical_url": row.get("canonical_url") or "",
+        "extraction_error": row.get("extraction_error") or "",
+    }
+
+
+def similar_item(row: Row) -> Row:
+    return {
+        **article_item(row),
+        "score": finite(row.get("score")),
+        "relation": row["relation"],
+        "relation_label": RELATION_LABELS.get(row["relation"], "Related"),
+        "also_carried_by": list(row.get("also_carried_by") or []),
+    }
+
+
+def source_health(row: Row) -> str:
+    if not row.get("feed_url"):
+        return "imported"
+    if not row.get("last_polled_at"):
+        return "not polled yet"
+    return "failing" if int(row.get("error_count") or 0) > 0 else "ok"
+
+
+def source_view(row: Row) -> Row:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "section": row.get("section") or "",
+        "feed_url": row.get("feed_url"),
+        "site_url": row.get("site_url") or "",
+        "last_polled": row.get("last_polled_at"),
+        "last_success": row.get("last_success_at"),
+        "last_status": row.get("last_status") or None,
+        "last_error": row.get("last_error") or "",
+        "error_count": int(row.get("error_count") or 0),
+        "article_count": int(row.get("article_count") or 0),
+        "latest_article": row.get("latest_article_at"),
+        "next_poll": row.get("next_poll_at") if row.get("feed_url") else None,
+        "poll_interval": row.get("poll_interval"),
+        "health": source_health(row),
+        "link": source_path(row["id"]),
+    }
+
+
+def story_card(story: Row, members: list[Row]) -> Row:
+    """A story with up to three headlines, one per outlet, earliest first."""
+    headlines: list[Row] = []
+    outlets: set[str] = set()
+    for m in members:
+        if m["outlet"] not in outlets and len(headlines) < CARD_HEADLINES:
+            headlines.append(article_item(m))
+        outlets.add(m["outlet"])
+    return {
+        "id": story["id"],
+        "title": story["title"],
+        "outlets": len(outlets),
+        "size": len(members),
+        "first_published": story.get("first_published_at"),
+        "last_published": story.get("last_published_at"),
+        "link": story_path(story["id"]),
+        "headlines": headlines,
+    }
+
+
+# -- pages ------------------------------------------------------------------------------------------------
+
+
+def _story_cutoff(latest: list[Row]) -> str | None:
+    """'Now' is the newest article (an archive stays browsable), never later than the clock."""
+    if not latest:
+        return None
+    newest = parse_iso(latest[0].get("published_at") or latest[0].get("fetched_at"))
+    if newest is None:
+        return None
+    return iso(min(newest, utcnow()) - HOME_STORY_WINDOW)
+
+
+def home_page(store: Store) -> Row:
+    """The biggest stories of the last two days (by outlets covering them) and the latest articles."""
+    latest = store.latest_articles(limit=HOME_LATEST)
+    cutoff = _story_cutoff(latest)
+    recent = [s for s in store.recent_stories(limit=HOME_STORY_SCAN)
+              if int(s.get("outlets") or 0) >= 2 and (cutoff is None or (s.get("last_published_at") or "") >= cutoff)]
+    recent.sort(key=lambda s: (-int(s.get("outlets") or 0), -int(s.get("size") or 0)))
+    top = recent[:HOME_STORIES]
+    members = store.members_of_stories([int(s["id"]) for s in top])
+    cards = [story_card(s, members.get(s["id"], [])) for s in top]
+    return {"stories": [c for c in cards if c["size"]], "latest": [article_item(r) for r in latest]}
+
+
+def sections_page(store: Store) -> Row:
+    return {"sections": [
+        {"name": r["section"], "articles": r["articles"], "heading": section_heading(r["section"]),
+         "link": section_path(r["section"]), "feed": section_feed_path(r["section"])}
+        for r in store.section_counts()]}
+
+
+def section_page(store: Store, name: str, page: int = 1) -> Row:
+    offset = (page - 1) * SECTION_PAGE_SIZE
+    rows = store.latest_articles(section=name, limit=SECTION_PAGE_SIZE + 1, offset=offset)
+    if not rows:
+        raise NotFound(f"There is no section named “{name}”." if page == 1 else f"Section “{name}” has no page {page}.")
+    return {
+        "section": name,
+        "heading": section_heading(name),
+        "link": section_path(name),
+        "feed": section_feed_path(name),
+        "articles": [article_item(r) for r in rows[:SECTION_PAGE_SIZE]],
+        "pagination": {
+            "page": page,
+            "per_page": SECTION_PAGE_SIZE,
+            "prev_page": page - 1 if page > 1 else None,
+            "next_page": page + 1 if len(rows) > SECTION_PAGE_SIZE else None,
+        },
+    }
+
+
+def article_page(store: Store, article_id: int) -> Row:
+    """The article, its section line, Similar News from other outlets and the link to its story."""
+    row = store.article(article_id)
+    if row is None:
+        raise NotFound(f"There is no article {article_id}.")
+    neighbours = other_outlets(store.similar_to(article_id, limit=SIMILAR_FETCH), row)
+    ranked = rank_similar(neighbours, limit=SIMILAR_ON_PAGE)
+    section = primary_section(row)
+    story = None
+    if row.get("story_id"):
+        members = store.story_members(int(row["story_id"]))
+        story_row = store.story(int(row["story_id"]))
+        if len(members) > 1 and story_row is not None:
+            story = {"id": story_row["id"], "title": story_row["title"], "size": len(members),
+                     "link": story_path(story_row["id"])}
+    return {
+        "article": article_detail(row),
+        "section": {"name": section, "heading": section_heading(section), "link": section_path(section)}
+        if section else None,
+        "similar": [similar_item(r) for r in ranked],
+        "story": story,
+    }
+
+
+def story_page(store: Store, story_id: int) -> Row:
+    """Full coverage: every member in time order, who reported first, and every source that carried it."""
+    story = store.story(story_id)
+    members = store.story_members(story_id) if story else []
+    if story is None or not members:
+        raise NotFound(f"There is no story {story_id}.")
+    sources: dict[int, Row] = {}
+    for m in members:
+        entry = sources.setdefault(m["source_id"], {"name": m["source"], "source_id": m["source_id"],
+                                                    "articles": 0, "link": source_path(m["source_id"])})
+        entry["articles"] += 1
+    card = story_card(story, members)
+    del card["headlines"]
+    return {
+        "story": card,
+        "first_reported_by": article_item(members[0]),
+        "timeline": [article_item(m) for m in members],
+        "sources": list(sources.values()),
+    }
+
+
+def sources_page(store: Store) -> Row:
+    return {"sources": [source_view(r) for r in store.sources()]}
+
+
+def source_page(store: Store, source_id: int) -> Row:
+    row = store.source(source_id)
+    if row is None:
+        raise NotFound(f"There is no source {source_id}.")
+    latest = store.latest_articles(source_id=source_id, limit=SOURCE_LATEST)
+    view = source_view(row)
+    if latest and not view["latest_article"]:
+        view["latest_article"] = latest[0].get("published_at")
+    return {"source": view, "articles": [article_item(r) for r in latest]}
+
+
+def search_page(store: Store, query: str) -> Row:
+    """Full-text search; an empty query is just the form."""
+    q = " ".join(query.split())
+    rows = store.search(q, limit=SEARCH_LIMIT) if q else []
+    return {"query": q, "results": [{**article_item(r), "match": r.get("match") or ""} for r in rows]}
+
+
+# -- contract endpoints -----------------------------------------------------------------------------------
+
+
+def _contract_item(row: Row) -> Row:
+    return {
+        "url": row["url"],
+        "title": row["title"],
+        "source": row["source"],
+        "snippet": lead_snippet(row.get("summary") or "", row.get("text") or ""),
+        "published": row.get("published_at"),
+        "score": finite(row.get("score")),
+        "relation": row["relation"],
+    }
+
+
+def api_similar(store: Store, url: str, limit: int = API_SIMILAR_DEFAULT) -> Row:
+    """Similar News of the article at ``url``: other outlets only, best first, folded copies listed after."""
+    row = store.article_by_url(url)
+    if row is None:
+        raise NotFound(f"no article with url {cut_at_word(url, 200)!r}")
+    limit = max(1, min(limit, API_SIMILAR_MAX))
+    neighbours = other_outlets(store.similar_to(int(row["id"]), limit=max(limit * 3, SIMILAR_FETCH)), row)
+    items = with_collapsed(rank_similar(neighbours, limit=limit), neighbours)[:limit]
+    return {"article": article_item(row), "similar": [_contract_item(r) for r in items]}
+
+
+def api_stories(store: Store, limit: int = API_STORIES_DEFAULT) -> Row:
+    """The most recent stories with their member articles; members are fetched in batches of story ids."""
+    limit = max(1, min(limit, API_STORIES_MAX))
+    stories = store.recent_stories(limit=limit)
+    members: dict[int, list[Row]] = {}
+    for ids in chunks([int(s["id"]) for s in stories], MEMBER_CHUNK):
+        members.update(store.members_of_stories(ids))
+    return {"stories": [
+        {"id": s["id"], "title": s["title"],
+         "articles": [{"url": m["url"], "title": m["title"], "source": m["source"]} for m in members[s["id"]]]}
+        for s in stories if members.get(s["id"])]}

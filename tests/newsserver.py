@@ -1,0 +1,70 @@
+"""A small news web for tests: a threaded HTTP server on 127.0.0.1 that serves whatever routes a test sets."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Response:
+    body: bytes
+    content_type: str = "text/html; charset=utf-8"
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class NewsServer:
+    """Routes map a path to a Response; every request is logged as (method, path, headers)."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.routes: dict[str, Response] = {}
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                server.requests.append(("GET", self.path, dict(self.headers.items())))
+                r = server.routes.get(self.path.split("#")[0]) or Response(b"not found", "text/plain", 404)
+                etag = r.headers.get("ETag")
+                if etag and self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    return
+                self.send_response(r.status)
+                self.send_header("Content-Type", r.content_type)
+                self.send_header("Content-Length", str(len(r.body)))
+                for k, v in r.headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(r.body)
+
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base = f"http://{host}:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> NewsServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def add(self, path: str, body: str | bytes, content_type: str = "text/html; charset=utf-8",
+            status: int = 200, **headers: str) -> str:
+        data = body.encode() if isinstance(body, str) else body
+        self.routes[path] = Response(data, content_type, status, {k.replace("_", "-"): v for k, v in headers.items()})
+        return self.url(path)
+
+    def hits(self, path: str) -> int:
+        return sum(1 for _, p, _ in self.requests if p == path)

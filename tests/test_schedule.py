@@ -1,0 +1,34 @@
+"""Polling schedule: adapts to publishing rate, backs off on errors, honours Retry-After and max-age."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tidings.ingest.schedule import DEFAULT_INTERVAL, MAX_INTERVAL, MIN_INTERVAL, adaptive_interval, backoff, next_poll
+
+NOW = datetime(2024, 5, 1, 12, tzinfo=UTC)
+
+
+def test_busy_sources_are_polled_often_and_quiet_ones_rarely() -> None:
+    hourly = [NOW - timedelta(hours=i) for i in range(10)]
+    daily = [NOW - timedelta(days=i) for i in range(10)]
+    minutely = [NOW - timedelta(minutes=i) for i in range(10)]
+    assert adaptive_interval(hourly) == 1800
+    assert adaptive_interval(daily) == 12 * 3600
+    assert adaptive_interval(minutely) == MIN_INTERVAL
+    assert adaptive_interval([NOW - timedelta(days=30 * i) for i in range(5)]) == MAX_INTERVAL
+    assert adaptive_interval([NOW]) == DEFAULT_INTERVAL
+
+
+def test_backoff_doubles_per_error_and_is_capped() -> None:
+    assert backoff(0, 600) == 600
+    assert backoff(1, 600) == 1200
+    assert backoff(3, 600) == 4800
+    assert backoff(50, 600) == MAX_INTERVAL
+
+
+def test_next_poll_waits_for_retry_after_and_max_age() -> None:
+    assert next_poll(NOW, 600) == NOW + timedelta(seconds=600)
+    assert next_poll(NOW, 600, retry_after=3600) == NOW + timedelta(seconds=3600)
+    assert next_poll(NOW, 600, max_age=60) == NOW + timedelta(seconds=600)
+    assert next_poll(NOW, 600, max_age=7200) == NOW + timedelta(seconds=7200)

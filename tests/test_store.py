@@ -1,0 +1,43 @@
+"""The Store: migrations, WAL, identity of articles, full-text search, stories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tidings.models import ArticleIn
+from tidings.storage.schema import MIGRATIONS
+from tidings.storage.store import Store, outlet_key
+
+
+def test_migrations_run_once_and_wal_is_on(tmp_path: Path) -> None:
+    s = Store(tmp_path / "a.db")
+    assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    again = Store(tmp_path / "a.db")
+    versions = [r[0] for r in again.db.execute("SELECT version FROM schema_version ORDER BY version")]
+    assert versions == list(range(1, len(MIGRATIONS) + 1))
+
+
+def test_outlet_identity_ignores_section_suffixes_and_articles() -> None:
+    assert outlet_key("The Guardian - World news") == outlet_key("the guardian") == "guardian"
+    assert outlet_key("BBC News | Business") == "bbc news"
+    assert outlet_key("Fox News") != outlet_key("HuffPost")
+
+
+def test_articles_are_found_by_guid_then_url_then_canonical_url(store: Store) -> None:
+    src, _ = store.add_source("https://x.example/feed", "X")
+    a = ArticleIn(url="https://x.example/a?utm_source=rss", title="T", source_id=src, guid="g1",
+                  canonical_url="https://x.example/a")
+    aid = store.insert_article(a, "h")
+    assert store.find_article(src, "g1", "https://other", "")["id"] == aid  # type: ignore[index]
+    assert store.find_article(src, "", "https://x.example/a?utm_source=rss")["id"] == aid  # type: ignore[index]
+    assert store.find_article(src, "g2", "https://nope", "https://x.example/a")["id"] == aid  # type: ignore[index]
+    assert store.find_article(src, "g2", "https://nope", "https://nope") is None
+
+
+def test_search_takes_words_not_query_syntax(store: Store) -> None:
+    src = store.import_source("X")
+    store.insert_article(ArticleIn(url="https://x.example/1", title="Volcano erupts in Iceland", source_id=src,
+                                   text="Lava reached the town of Grindavik."), "h")
+    assert [r["title"] for r in store.search("grindavik")] == ["Volcano erupts in Iceland"]
+    assert store.search('" OR * NEAR(') == []
+    assert store.search("") == []
