@@ -237,6 +237,9 @@ def test_looks_like_feed_after_bom_prolog_and_in_utf16() -> None:
     assert looks_like_feed(b"\xef\xbb\xbf" + atom)
     assert looks_like_feed(atom.decode().encode("utf-16"))
     assert looks_like_feed(b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">')
+    late_version = b'{"title": "' + b"x" * 5000 + b'", "version": "https://jsonfeed.org/version/1.1"}'
+    assert not looks_like_feed(late_version)
+    assert looks_like_feed(late_version, "application/feed+json; charset=utf-8")
 
 
 @pytest.mark.parametrize(

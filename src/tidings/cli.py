@@ -130,6 +130,27 @@ def cmd_similar(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from tidings.evaluation.datasets import data_dir
+    from tidings.evaluation.run import SETS, format_table, run_eval
+
+    root = data_dir(args.data)
+    if root is None:
+        raise UserError("no evaluation data found: pass --data DIR or set TIDINGS_EVAL_DATA "
+                        "(the shared/data folder beside the checkout is used when present)")
+    only = tuple(args.only.split(",")) if args.only else SETS
+    unknown = set(only) - set(SETS)
+    if unknown:
+        raise UserError(f"unknown evaluation set(s): {', '.join(sorted(unknown))}; choose from {', '.join(SETS)}")
+    figures = run_eval(root, only=only, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    print(format_table(figures, markdown=args.markdown))
+    below = [f for f in figures if not f.ok]
+    if below and args.check:
+        print(f"{len(below)} figure(s) below their floor", file=sys.stderr)
+        return 1
+    return 0
+
+
 def serve_app(store: Store, host: str, port: int) -> None:
     import uvicorn
 
@@ -198,6 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("url")
     s.add_argument("--limit", type=int, default=10)
     s.set_defaults(func=cmd_similar)
+
+    s = sub.add_parser("eval", help="measure Similar News, duplicates and stories on labelled news data")
+    s.add_argument("--data", help="the data folder (default: $TIDINGS_EVAL_DATA or ../shared/data)")
+    s.add_argument("--only", help="comma-separated sets: basil,semeval,syndication,wikiref")
+    s.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    s.add_argument("--check", action="store_true", help="exit 1 when a figure is below its pinned floor")
+    s.set_defaults(func=cmd_eval)
 
     src = sub.add_parser("sources", help="manage news sources").add_subparsers(dest="action", required=True)
     s = src.add_parser("add", help="add a feed by feed URL or site URL")

@@ -1,4 +1,4 @@
-"""Labelled news collections for measuring how well Tidings tells copies, same stories and related articles apart.
+"""Labelled news collections for measuring how well Tidings tells copies, same stories and related news apart.
 
 Each loader reads one public data set from the data folder (see ``data_dir``) and turns it into plain records.
 A missing folder or a malformed file yields fewer records and a logged warning, never an exception.
@@ -43,7 +43,7 @@ class EvalArticle:
 
 @dataclass
 class EvalPair:
-    """Two articles and the human similarity score: ``overall`` runs from 1 (most similar) to 4 (unrelated)."""
+    """Two articles and their human similarity score: ``overall`` runs from 1 (most similar) to 4."""
 
     pair_id: str
     title1: str
@@ -56,7 +56,7 @@ class EvalPair:
 def data_dir(explicit: str | Path | None = None) -> Path | None:
     """The folder holding the evaluation data sets, or None when it is not there.
 
-    Looked for in order: ``explicit``, ``$TIDINGS_EVAL_DATA``, then ``shared/data`` beside the project checkout.
+    Looked for in order: ``explicit``, ``$TIDINGS_EVAL_DATA``, then ``shared/data`` beside the checkout.
     """
     env = os.environ.get("TIDINGS_EVAL_DATA", "")
     if explicit is not None and str(explicit):
@@ -81,13 +81,13 @@ def _subdir(root: Path, name: str, marker: str) -> Path:
     return root if (root / marker).exists() else root / name
 
 
-# --- BASIL ---------------------------------------------------------------------------------------------------
+# --- BASIL ----------------------------------------------------------------------------------------
 
 
 def load_basil(root: Path) -> list[EvalArticle]:
     """The 300 BASIL articles: three outlets' reports of each of 100 events; ``gold`` is the triplet id.
 
-    The key is the file stem (``<triplet-uuid>_<n>``) because the ``uuid`` field repeats ("empty") in a few files.
+    The key is the file stem (``<triplet-uuid>_<n>``): the ``uuid`` field repeats ("empty") in a few files.
     """
     folder = _subdir(Path(root), "basil", "articles")
     articles = []
@@ -145,16 +145,16 @@ def _first_sentence(paragraphs: list[str], limit: int = 120) -> str:
     return sentence[:limit].rsplit(" ", 1)[0] + "…"
 
 
-# --- SemEval-2022 Task 8 -------------------------------------------------------------------------------------
+# --- SemEval-2022 Task 8 --------------------------------------------------------------------------
 
 
 def load_semeval_en(root: Path) -> list[EvalPair]:
     """The original English-English pairs of the SemEval-2022 Task 8 files that carry article text.
 
-    Machine-translated augmentations (ids with a language suffix) are left out. The CSV has no title column:
-    ``text`` is the scraped "title + body". Where the scrape kept line breaks the first line is the headline and
-    is split off; where it flattened everything onto one line the boundary is unmarked, so ``title`` stays empty
-    and the headline words remain at the start of ``text``.
+    Machine-translated augmentations (ids with a language suffix) are left out. The CSV has no title
+    column: ``text`` is the scraped "title + body". Where the scrape kept line breaks the first line is the
+    headline and is split off; where it flattened everything onto one line the boundary is unmarked, so
+    ``title`` stays empty and the headline words remain at the start of ``text``.
     """
     folder = _subdir(Path(root), "semeval2022-task8-hfl-text", "training_set.csv")
     pairs: dict[str, EvalPair] = {}
@@ -201,7 +201,7 @@ def split_scraped(raw: str) -> tuple[str, str]:
     return " ".join(head.split()), "\n".join(line for line in lines if line)
 
 
-# --- WikiRef220 ----------------------------------------------------------------------------------------------
+# --- WikiRef220 -----------------------------------------------------------------------------------
 
 
 def load_wikiref(root: Path) -> list[EvalArticle]:
@@ -219,7 +219,7 @@ def load_wikiref(root: Path) -> list[EvalArticle]:
 
 
 def wikiref_label(stem: str) -> str:
-    """``"ParisAttacks2015 (3)"`` -> ``"ParisAttacks2015"``; ``"malaysia.airlines.flight.10"`` -> its prefix."""
+    """``"ParisAttacks2015 (3)"`` -> ``"ParisAttacks2015"``, ``"malaysia.airlines.flight.10"`` -> prefix."""
     match = _WIKIREF_LABEL.match(stem)
     return match.group("label") if match else stem
 

@@ -21,9 +21,9 @@ class _Unassigned:
 def bcubed(pred: Mapping[str, Hashable], gold: Mapping[str, Hashable]) -> tuple[float, float, float]:
     """B-cubed precision, recall and F1 over the items of ``gold`` (Amigó et al. 2009).
 
-    Per item: precision is the share of its predicted cluster that shares its gold label, recall the share of its
-    gold class found in its predicted cluster; both are averaged over items. Items absent from ``pred`` count as
-    singletons; items only in ``pred`` are ignored. Empty ``gold`` gives zeros.
+    Per item: precision is the share of its predicted cluster that shares its gold label, recall the share
+    of its gold class found in its predicted cluster; both are averaged over items. Items absent from
+    ``pred`` count as singletons; items only in ``pred`` are ignored. Empty ``gold`` gives zeros.
     """
     if not gold:
         return 0.0, 0.0, 0.0
@@ -117,8 +117,8 @@ def _ranks(values: np.ndarray) -> np.ndarray:
 def precision_recall(predicted: set[frozenset[str]], gold: set[frozenset[str]]) -> tuple[float, float]:
     """Precision and recall of predicted unordered pairs against gold pairs.
 
-    Only two-item sets count as pairs. With nothing predicted precision is 1 (no wrong claim was made); with no
-    gold pairs recall is 1 (nothing was missed).
+    Only two-item sets count as pairs. With nothing predicted precision is 1 (no wrong claim was made);
+    with no gold pairs recall is 1 (nothing was missed).
     """
     pred_pairs = {pair for pair in predicted if len(pair) == 2}
     gold_pairs = {pair for pair in gold if len(pair) == 2}

@@ -45,13 +45,13 @@ def looks_like_feed(content: bytes, content_type: str = "") -> bool:
     if not content:
         return False
     head = _head_bytes(content)
-    if _looks_like_json_feed(head):
+    media = content_type.split(";")[0].strip().lower()
+    if _looks_like_json_feed(head) or (media == "application/feed+json" and head.lstrip().startswith(b"{")):
         return True
     body = _PROLOG.sub(b"", head, count=1)
     if _FEED_ROOT.match(body):
         return True
     # A feed media type vouches for an XML body whose root we could not see in the head (long prolog).
-    media = content_type.split(";")[0].strip().lower()
     return media in ("application/rss+xml", "application/atom+xml", "application/rdf+xml") and (
         body.startswith(b"<") and not body[:5].lower().startswith(b"<html")
     )

@@ -147,9 +147,8 @@ def _split_sentences(text: str) -> list[str]:
             or following.islower()
         ):
             continue
-        if match.end() > start:
-            sentences.append(text[start : match.end()].strip())
-            start = match.end()
+        sentences.append(text[start : match.end()].strip())
+        start = match.end()
     if text[start:].strip():
         sentences.append(text[start:].strip())
     return sentences
@@ -169,7 +168,8 @@ def snippet(text: str, max_sentences: int = 2, max_chars: int = 320) -> str:
 
     Falls back to one sentence when two do not fit, and cuts at a word with "…" when even one is too long.
     """
-    flat = " ".join((text or "").split())
+    # Only the head can matter: a window twice the budget holds every sentence that could fit.
+    flat = " ".join((text or "")[: max(max_chars, 0) * 4 + 200].split())[: max(max_chars, 0) * 2 + 1]
     if not flat:
         return ""
     sentences = _split_sentences(flat)[: max(max_sentences, 1)]

@@ -13,13 +13,18 @@ from tidings.models import OpmlOutline
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+def _local(name: str) -> str:
+    """Lower-case local part of "{ns}name" or "prefix:name" (recovered XML can keep unbound prefixes)."""
+    return name.rsplit("}", 1)[-1].rsplit(":", 1)[-1].lower()
+
+
 def _attrs(el: etree._Element) -> dict[str, str]:
     """Attributes keyed by lower-case local name, values trimmed (OPML files in the wild vary the casing)."""
-    return {etree.QName(k).localname.lower(): (v or "").strip() for k, v in el.attrib.items()}
+    return {_local(str(k)): (v or "").strip() for k, v in el.attrib.items()}
 
 
 def _is_outline(el: etree._Element) -> bool:
-    return isinstance(el.tag, str) and etree.QName(el).localname.lower() == "outline"
+    return isinstance(el.tag, str) and _local(el.tag) == "outline"
 
 
 def _feed_url(raw: str) -> str:
@@ -75,7 +80,7 @@ def parse_opml(content: bytes) -> list[OpmlOutline]:
             if outline.feed_url not in seen:
                 seen.add(outline.feed_url)
                 found.append(outline)
-    except RecursionError:  # absurdly deep nesting: keep what was read
+    except (RecursionError, ValueError):  # absurd nesting or names lxml refuses: keep what was read
         pass
     return found
 
