@@ -49,7 +49,6 @@ def relate(cosine: float, words_a: frozenset[str], words_b: frozenset[str], fp_a
     relation: str | None = None
     if res >= t.duplicate:
         relation = "duplicate"
-        score = max(score, res)
     elif score >= t.same_story and (gap is None or gap <= t.same_story_days):
         relation = "same_story"
     elif score >= t.related:
