@@ -6,10 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from tidings.analysis.embeddings import HashingEmbedder
 from tidings.ingest.pipeline import import_jsonl
-from tidings.jobs import Analyser, analyse_backlog
-from tidings.similarity.lexical import content_words
-from tidings.similarity.neardup import fingerprint, resemblance
-from tidings.similarity.ranking import rank_similar
+from tidings.jobs import Analyser, analyse_backlog, evidence
+from tidings.similarity.neardup import containment, exact_containment, fingerprint
+from tidings.similarity.ranking import flatten, rank_similar
 from tidings.similarity.relate import relate
 from tidings.stories.cluster import choose_story, describe
 
@@ -47,33 +46,40 @@ T0 = datetime(2024, 2, 6, 9, tzinfo=UTC).timestamp()
 
 def test_a_syndicated_copy_with_byline_and_trimmed_ending_is_a_duplicate() -> None:
     w, c = fingerprint(WIRE), fingerprint(COPY)
-    link = relate(0.95, content_words("Thames floods Marlow", WIRE), content_words("Town evacuated", COPY), w, c,
-                  T0, T0 + 3600)
-    assert resemblance(w, c) >= 0.6
+    assert containment(w, c) >= 0.8, "the MinHash estimate finds the copy"
+    copied = exact_containment(WIRE, COPY)
+    assert copied >= 0.8
+    link = relate(0.95, evidence("Thames floods Marlow", WIRE, T0), evidence("Town evacuated", COPY, T0 + 3600),
+                  containment=copied)
     assert link.relation == "duplicate"
+    assert "marlow" in link.shared and "environment agency" in link.shared
 
 
 def test_an_independent_report_of_the_event_is_same_story_not_a_copy() -> None:
-    link = relate(0.72, content_words("Thames floods Marlow", WIRE), content_words("Marlow families flee", OWN_REPORT),
-                  fingerprint(WIRE), fingerprint(OWN_REPORT), T0, T0 + 7200)
-    assert resemblance(fingerprint(WIRE), fingerprint(OWN_REPORT)) < 0.2
+    assert containment(fingerprint(WIRE), fingerprint(OWN_REPORT)) < 0.2
+    link = relate(0.72, evidence("Thames floods Marlow", WIRE, T0), evidence("Marlow families flee", OWN_REPORT, T0),
+                  containment=exact_containment(WIRE, OWN_REPORT))
     assert link.relation == "same_story"
+    assert link.why()["hours_apart"] == 0.0 and "marlow" in link.why()["shared"]  # type: ignore[operator]
 
 
 def test_same_subject_elsewhere_is_related_and_far_apart_in_time_is_not_same_story() -> None:
-    flood = relate(0.56, content_words("Thames floods", WIRE), content_words("Mumbai floods", OTHER_FLOOD),
-                   fingerprint(WIRE), fingerprint(OTHER_FLOOD), T0, T0)
+    flood = relate(0.56, evidence("Thames floods", WIRE, T0), evidence("Mumbai floods", OTHER_FLOOD, T0))
     assert flood.relation == "related"
-    later = relate(0.72, content_words("a", WIRE), content_words("b", OWN_REPORT), b"", b"", T0, T0 + 30 * 86400)
+    later = relate(0.72, evidence("a", WIRE, T0), evidence("b", OWN_REPORT, T0 + 30 * 86400))
     assert later.relation == "related"
-    undated = relate(0.72, content_words("a", WIRE), content_words("b", OWN_REPORT), b"", b"", T0, None)
+    undated = relate(0.72, evidence("a", WIRE, T0), evidence("b", OWN_REPORT, None))
     assert undated.relation == "same_story", "an undated article is not treated as published now"
 
 
 def test_unrelated_articles_are_not_linked() -> None:
-    link = relate(0.12, content_words("Thames floods", WIRE), content_words("Title win", SPORT),
-                  fingerprint(WIRE), fingerprint(SPORT), T0, T0)
+    link = relate(0.12, evidence("Thames floods", WIRE, T0), evidence("Title win", SPORT, T0))
     assert link.relation is None
+
+
+def test_short_texts_are_never_called_copies() -> None:
+    assert not fingerprint("Floods hit Marlow as the Thames bursts its banks.")
+    assert containment(fingerprint(WIRE), fingerprint("Floods hit Marlow.")) == 0.0
 
 
 def test_choose_story_weighs_agreeing_members_over_one_stray_match() -> None:
@@ -92,17 +98,39 @@ def test_describe_names_the_first_report() -> None:
     assert d.first_published_at == "2024-01-01T10:00:00Z" and d.last_published_at == "2024-01-02T10:00:00Z"
 
 
-def test_rank_similar_puts_same_story_first_collapses_copies_and_spreads_outlets() -> None:
+def _row(i: int, outlet: str, score: float, relation: str, group: int | None = None,
+         published: str = "2024-01-01T10:00:00Z") -> dict[str, object]:
+    return {"id": i, "outlet": outlet, "source": outlet.title(), "score": score, "relation": relation,
+            "copy_group": group, "published_at": published}
+
+
+def test_rank_similar_collapses_a_copy_group_into_its_earliest_publication() -> None:
+    # Three outlets ran one wire text (group 9); one outlet wrote its own report; one is merely related.
     rows = [
-        {"id": 1, "outlet": "a", "source": "A", "score": 0.95, "relation": "duplicate"},
-        {"id": 2, "outlet": "b", "source": "B", "score": 0.93, "relation": "duplicate"},
-        {"id": 3, "outlet": "c", "source": "C", "score": 0.70, "relation": "same_story"},
-        {"id": 4, "outlet": "c", "source": "C", "score": 0.69, "relation": "same_story"},
-        {"id": 5, "outlet": "d", "source": "D", "score": 0.80, "relation": "related"},
+        _row(1, "a", 0.80, "same_story", 9, "2024-01-01T12:00:00Z"),
+        _row(2, "b", 0.82, "same_story", 9, "2024-01-01T09:00:00Z"),
+        _row(3, "c", 0.78, "same_story", 9, "2024-01-01T13:00:00Z"),
+        _row(4, "d", 0.75, "same_story"),
+        _row(5, "e", 0.95, "related"),
     ]
     shown = rank_similar(rows, limit=5)
-    assert [r["id"] for r in shown] == [1, 3, 5]
-    assert shown[0]["also_carried_by"] == ["B"]
+    assert [r["id"] for r in shown] == [2, 4, 5]
+    assert shown[0]["also_carried_by"] == ["A", "C"] and shown[0]["score"] == 0.82
+    assert [r["id"] for r in flatten(shown)] == [2, 4, 5, 1, 3]
+
+
+def test_rank_similar_prefers_a_spread_of_outlets_but_keeps_strong_repeats() -> None:
+    rows = [_row(1, "a", 0.90, "same_story"), _row(2, "a", 0.84, "same_story"), _row(3, "b", 0.86, "same_story"),
+            _row(4, "a", 0.70, "same_story"), _row(5, "c", 0.68, "same_story")]
+    assert [r["id"] for r in rank_similar(rows, limit=5)] == [1, 3, 2, 5, 4]
+    assert [r["id"] for r in rank_similar(rows, limit=2)] == [1, 3]
+
+
+def test_copies_of_this_article_are_one_item() -> None:
+    rows = [_row(1, "a", 0.95, "duplicate", 7), _row(2, "b", 0.94, "duplicate", 7), _row(3, "c", 0.6, "same_story")]
+    shown = rank_similar(rows)
+    expected = [(1, "duplicate", ["B"]), (3, "same_story", [])]
+    assert [(r["id"], r["relation"], r["also_carried_by"]) for r in shown] == expected
 
 
 def _line(url: str, source: str, title: str, text: str, published: datetime) -> str:

@@ -16,7 +16,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tidings.models import ArticleIn, Neighbour
-from tidings.similarity.ranking import rank_similar
 from tidings.storage.store import Store
 from tidings.web import pages
 from tidings.web.app import CSP, create_app
@@ -163,26 +162,6 @@ def test_http_url_and_highlight() -> None:
     assert http_url("//evil.example/") == ""
     assert http_url("http://[::1") == ""
     assert highlight("a [b] c") == [("a ", False), ("b", True), (" c", False)]
-
-
-def _row(i: int, outlet: str, score: float, relation: str) -> dict[str, Any]:
-    return {"id": i, "outlet": outlet, "source": outlet.title(), "score": score, "relation": relation}
-
-
-def test_with_collapsed_lists_folded_copies_after_ranked_items() -> None:
-    rows = [_row(1, "a", 0.95, "duplicate"), _row(2, "b", 0.94, "duplicate"), _row(3, "c", 0.93, "duplicate"),
-            _row(4, "d", 0.90, "same_story"), _row(5, "e", 0.5, "related"), _row(6, "a", 0.4, "related")]
-    ranked = rank_similar([dict(r) for r in rows], limit=8)
-    assert [r["id"] for r in ranked] == [1, 4, 5]
-    assert ranked[0]["also_carried_by"] == ["B", "C"]
-    out = pages.with_collapsed(ranked, rows)
-    assert [r["id"] for r in out] == [1, 4, 5, 2, 3]
-
-
-def test_with_collapsed_without_copies_is_the_ranking() -> None:
-    rows = [_row(1, "a", 0.9, "same_story"), _row(2, "b", 0.8, "related")]
-    ranked = rank_similar(rows, limit=8)
-    assert pages.with_collapsed(ranked, rows) == ranked
 
 
 def test_pages_make_a_bounded_number_of_queries(world: World) -> None:
@@ -431,6 +410,7 @@ def test_api_similar_contract(client: TestClient, world: World) -> None:
     assert data["article"]["title"] == "Blinken meets Xi in Beijing" and data["article"]["source"] == "Daily Planet"
     keys = {"url", "title", "source", "snippet", "published", "score", "relation"}
     assert all(set(item) == keys for item in data["similar"])
+    # the displayed items first, then the copies folded into them
     assert [i["url"] for i in data["similar"]] == [world.urls[k] for k in
                                                   ("copy1", "same", "js", "xss", "copy2", "copy3")]
     assert [i["relation"] for i in data["similar"]] == [

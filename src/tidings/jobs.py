@@ -8,6 +8,7 @@ older related ones and the older ones under it, and a page view only reads what 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from tidings.analysis.embeddings import Embedder, embedding_text, get_embedder
+from tidings.analysis.terms import key_terms
 from tidings.clock import iso, parse_iso, utcnow
 from tidings.config import PollSettings, env_float
 from tidings.ingest.fetch import Fetcher, FetchSettings, allow_private_from_env
@@ -23,16 +25,16 @@ from tidings.ingest.pipeline import RefreshResult, refresh_sources
 from tidings.models import Neighbour
 from tidings.similarity.index import Indexed, VectorIndex
 from tidings.similarity.lexical import content_words
-from tidings.similarity.neardup import fingerprint
-from tidings.similarity.relate import DEFAULT, Thresholds, relate
+from tidings.similarity.neardup import ESTIMATE_FLOOR, Fingerprint, containment, exact_containment, fingerprint
+from tidings.similarity.relate import DEFAULT, Evidence, Link, Thresholds, relate
 from tidings.storage.store import Store
-from tidings.stories.cluster import choose_story, describe
+from tidings.stories.cluster import choose_story, describe, stories_to_merge
 
 log = logging.getLogger(__name__)
 
 CANDIDATES = 40       # nearest articles considered per new article
 KEEP_LINKS = 30       # links stored per new article
-FINGERPRINT_MIN_WORDS = 40  # shorter texts (a summary) are too short to call copies
+MERGE_SCORE = 0.75    # one link this strong between two stories' members merges the stories
 
 
 @dataclass
@@ -48,9 +50,8 @@ class Analyser:
         emb = embedder or get_embedder()
         index = VectorIndex(emb.dim)
         for r in store.iter_index_rows(emb.name):
-            index.add(_indexed(r["article_id"], r["outlet"], r["published_at"], r["title"], r["summary"],
-                               r["minhash"] or b"", r["story_id"]),
-                      np.frombuffer(r["vector"], dtype=np.float32))
+            index.add(Indexed(r["article_id"], r["outlet"], _epoch(r["published_at"]), r["story_id"],
+                              r["copy_group"]), np.frombuffer(r["vector"], dtype=np.float32))
         return cls(emb, index)
 
 
@@ -59,23 +60,21 @@ def _epoch(value: str | None) -> float | None:
     return dt.timestamp() if dt else None
 
 
-def _indexed(article_id: int, outlet: str, published_at: str | None, title: str, lead: str, fp: bytes,
-             story_id: int | None) -> Indexed:
-    return Indexed(id=article_id, outlet=outlet, published=_epoch(published_at),
-                   words=content_words(title, lead), fingerprint=fp, story_id=story_id)
+def evidence(title: str, text: str, published: float | None = None, fp: Fingerprint | None = None) -> Evidence:
+    """What the linker compares: headline and lead words, names and figures, the text's fingerprint, the date."""
+    return Evidence(words=content_words(title, text), terms=key_terms(title, text),
+                    fingerprint=fingerprint(text) if fp is None else fp, published=published)
 
 
 def analyse_backlog(store: Store, analyser: Analyser, *, batch: int = 64) -> int:
     """Analyse every article waiting in the backlog; returns how many were analysed."""
     done = 0
     while rows := store.backlog(batch):
-        vectors = analyser.embedder.embed(
-            [embedding_text(r["title"], r["summary"], r["text"]) for r in rows])
-        prints = [fingerprint(r["text"]) if len(r["text"].split()) >= FINGERPRINT_MIN_WORDS else b""
-                  for r in rows]
+        vectors = analyser.embedder.embed([embedding_text(r["title"], r["summary"], r["text"]) for r in rows])
+        prints = [fingerprint(r["text"]) for r in rows]
         store.save_embeddings(analyser.embedder.name,
                               [(r["id"], v.astype(np.float32).tobytes()) for r, v in zip(rows, vectors, strict=True)])
-        store.save_fingerprints([(r["id"], p) for r, p in zip(rows, prints, strict=True)])
+        store.save_fingerprints([(r["id"], p.signature, p.shingles) for r, p in zip(rows, prints, strict=True)])
         for row, vector, fp in zip(rows, vectors, prints, strict=True):
             _link(store, analyser, row, vector, fp)
         store.mark_analysed(r["id"] for r in rows)
@@ -83,33 +82,72 @@ def analyse_backlog(store: Store, analyser: Analyser, *, batch: int = 64) -> int
     return done
 
 
-def _link(store: Store, analyser: Analyser, row: dict[str, Any], vector: np.ndarray, fp: bytes) -> None:
-    lead = row["text"] or row["summary"]
-    item = _indexed(row["id"], row["outlet"], row["published_at"], row["title"], lead, fp, row["story_id"])
-    neighbours: list[Neighbour] = []
-    story_links: list[tuple[int | None, float, str]] = []
-    for other, cosine in analyser.index.nearest(vector, CANDIDATES, exclude_outlet=item.outlet):
-        if other.id == item.id:
+def _link(store: Store, analyser: Analyser, row: dict[str, Any], vector: np.ndarray, fp: Fingerprint) -> None:
+    """Link one article to its Similar News (both ways), group it with its copies, file it into a story."""
+    text = row["text"] or row["summary"]
+    item = Indexed(row["id"], row["outlet"], _epoch(row["published_at"]), row["story_id"], row["copy_group"])
+    mine = evidence(row["title"], text, item.published, fp)
+    near = [(o, c) for o, c in analyser.index.nearest(vector, CANDIDATES, exclude_outlet=item.outlet)
+            if o.id != item.id]
+    features = store.link_features([o.id for o, _ in near])
+    links: list[tuple[Indexed, Link]] = []
+    for other, cosine in near:
+        f = features.get(other.id)
+        if f is None:
             continue
-        link = relate(cosine, item.words, other.words, item.fingerprint, other.fingerprint,
-                      item.published, other.published, analyser.thresholds)
-        if link.relation is None:
-            continue
-        neighbours.append(Neighbour(item.id, other.id, link.score, link.relation))
-        story_links.append((other.story_id, link.score, link.relation))
-    neighbours = sorted(neighbours, key=lambda n: -n.score)[:KEEP_LINKS]
+        theirs = evidence(f["title"], f["lead"] or f["summary"], other.published,
+                          Fingerprint(f["minhash"] or b"", f["shingles"] or 0))
+        link = relate(cosine, mine, theirs, containment=_copied(store, text, fp, other.id, theirs.fingerprint),
+                      t=analyser.thresholds)
+        if link.relation is not None:
+            links.append((other, link))
+    links = sorted(links, key=lambda ol: -ol[1].score)[:KEEP_LINKS]
+    neighbours = [Neighbour(item.id, o.id, lk.score, lk.relation or "", json.dumps(lk.why())) for o, lk in links]
     store.clear_neighbours(item.id)
-    store.save_neighbours(neighbours + [Neighbour(n.other_id, n.article_id, n.score, n.relation) for n in neighbours])
-    item.story_id = _file_into_story(store, row, choose_story(story_links))
+    store.save_neighbours(neighbours + [Neighbour(n.other_id, n.article_id, n.score, n.relation, n.why)
+                                        for n in neighbours])
+    item.copy_group = _group_copies(store, analyser, item, [o for o, lk in links if lk.relation == "duplicate"])
+    item.story_id = _file_into_story(store, analyser, row, links)
     analyser.index.add(item, vector)
 
 
-def _file_into_story(store: Store, row: dict[str, Any], story_id: int | None) -> int:
+def _copied(store: Store, text: str, fp: Fingerprint, other_id: int, other_fp: Fingerprint) -> float:
+    """Share of copied text: the MinHash estimate, confirmed on the exact texts when it is high enough."""
+    estimate = containment(fp, other_fp)
+    if estimate < ESTIMATE_FLOOR:
+        return estimate
+    return exact_containment(text, store.texts([other_id]).get(other_id, ""))
+
+
+def _group_copies(store: Store, analyser: Analyser, item: Indexed, copies: list[Indexed]) -> int | None:
+    """Copies of one text share a copy group; a new copy can join two groups into one."""
+    if not copies:
+        return item.copy_group
+    groups = sorted({c.copy_group for c in copies if c.copy_group is not None})
+    group = groups[0] if groups else min(c.id for c in copies)
+    members = store.join_copy_group([item.id] + [c.id for c in copies], group, absorb=groups[1:])
+    for member in members:
+        indexed = analyser.index.get(member)
+        if indexed is not None:
+            indexed.copy_group = group
+    return group
+
+
+def _file_into_story(store: Store, analyser: Analyser, row: dict[str, Any],
+                     links: list[tuple[Indexed, Link]]) -> int:
+    """Join the story the same-event links point to most; a strong link to another story merges the two."""
+    same = [(o.story_id, lk.score, lk.relation or "") for o, lk in links]
     previous = row["story_id"]
+    story_id = choose_story(same)
     if story_id is None:
         story_id = previous if previous is not None and len(store.story_members(previous)) <= 1 else None
     if story_id is None:
         story_id = store.create_story(row["title"])
+    for other in stories_to_merge(same, story_id, MERGE_SCORE):
+        store.move_story(other, story_id)
+        for indexed in analyser.index.items:
+            if indexed.story_id == other:
+                indexed.story_id = story_id
     if story_id != previous:
         store.set_story(row["id"], story_id)
         if previous is not None:

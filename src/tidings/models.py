@@ -86,3 +86,4 @@ class Neighbour:
     other_id: int
     score: float
     relation: str  # "duplicate" | "same_story" | "related"
+    why: str = ""  # JSON: the evidence behind the link (similarity, shared terms, time apart)

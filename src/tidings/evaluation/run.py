@@ -21,9 +21,8 @@ from tidings.evaluation import metrics
 from tidings.evaluation.datasets import EvalArticle, EvalPair, load_basil, load_semeval_en, load_wikiref
 from tidings.evaluation.syndication import build_syndication_set
 from tidings.ingest.pipeline import import_jsonl
-from tidings.jobs import Analyser, analyse_backlog
-from tidings.similarity.lexical import content_words
-from tidings.similarity.neardup import fingerprint
+from tidings.jobs import Analyser, analyse_backlog, evidence
+from tidings.similarity.neardup import exact_containment
 from tidings.similarity.relate import relate
 from tidings.storage.store import Store
 from tidings.web.pages import api_similar
@@ -81,15 +80,15 @@ def eval_basil(articles: list[EvalArticle], embedder: Embedder, folder: Path) ->
 
 
 def pair_scores(pairs: list[EvalPair], embedder: Embedder) -> list[float]:
-    """Tidings' similarity score for each pair: the same combination the linker uses (no time information)."""
+    """Tidings' similarity score for each pair: the same evidence and combination the linker uses (no dates)."""
     vecs = embedder.embed([embedding_text(p.title1, "", p.text1) for p in pairs] +
                           [embedding_text(p.title2, "", p.text2) for p in pairs])
     half = len(pairs)
     scores = []
     for i, p in enumerate(pairs):
-        cos = float(np.dot(vecs[i], vecs[half + i]))
-        link = relate(cos, content_words(p.title1, p.text1), content_words(p.title2, p.text2),
-                      fingerprint(p.text1), fingerprint(p.text2), None, None)
+        a, b = evidence(p.title1, p.text1), evidence(p.title2, p.text2)
+        link = relate(float(np.dot(vecs[i], vecs[half + i])), a, b,
+                      containment=exact_containment(p.text1, p.text2) if a.fingerprint and b.fingerprint else 0.0)
         scores.append(link.score)
     return scores
 

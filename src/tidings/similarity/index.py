@@ -1,7 +1,8 @@
-"""An in-memory index of every analysed article: its vector and what the linking decisions need.
+"""An in-memory index of every analysed article: its vector and the few facts the linker filters on.
 
-Search is exact (one matrix-vector product), which stays fast for a few hundred thousand articles and has
-recall 1.0; the index is rebuilt from the store when a process starts.
+Search is exact (one matrix-vector product), which has recall 1.0 and stays fast for a few hundred thousand
+articles; the index is rebuilt from the store when a process starts. Texts and fingerprints stay in the store and
+are read only for the candidates of a new article.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ class Indexed:
     id: int
     outlet: str
     published: float | None  # epoch seconds; None when the source gave no date
-    words: frozenset[str]
-    fingerprint: bytes
     story_id: int | None
+    copy_group: int | None = None
 
 
 class VectorIndex:
@@ -34,10 +34,6 @@ class VectorIndex:
     def get(self, article_id: int) -> Indexed | None:
         pos = self._pos.get(article_id)
         return self.items[pos] if pos is not None else None
-
-    def vector(self, article_id: int) -> np.ndarray | None:
-        pos = self._pos.get(article_id)
-        return self._vectors[pos] if pos is not None else None
 
     def add(self, item: Indexed, vector: np.ndarray) -> None:
         """Add an article, or replace it when it is already indexed (an edited article)."""

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import re
 
+from tidings.analysis.terms import STOPWORDS
+
 LEAD_WORDS = 80
 
-STOPWORDS = frozenset(
-    """a an and are as at be been but by for from has have he her his i in is it its of on or our she that the
-    their them they this to was were will with would who what when where which while not no said says say after
-    before over into than then there about up out new more most also just can could may might one two us we you
-    your all any been being do does did had if so some such these those very him how why year years""".split()  # noqa: SIM905
-)
 
 
 def content_words(title: str, lead: str) -> frozenset[str]:

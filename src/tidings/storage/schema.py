@@ -121,4 +121,11 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX articles_recent ON articles (COALESCE(published_at, fetched_at) DESC, id DESC);
     """,
+    # 4: copies of one text (syndication) grouped, shingle counts for containment, why two articles are linked.
+    """
+    ALTER TABLE fingerprints ADD COLUMN shingles INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE articles ADD COLUMN copy_group INTEGER;
+    CREATE INDEX articles_copy_group ON articles (copy_group);
+    ALTER TABLE similar ADD COLUMN why TEXT NOT NULL DEFAULT '';
+    """,
 ]

@@ -29,7 +29,7 @@ SOURCE_FIELDS = {
 ARTICLE_COLUMNS = (
     "a.id, a.source_id, a.guid, a.url, a.canonical_url, a.title, a.summary, a.author, a.published_at, "
     "a.fetched_at, a.updated_at, a.language, a.image_url, a.site_name, a.section, a.story_id, "
-    "a.extraction_error, s.name AS source, s.outlet AS outlet"
+    "a.extraction_error, a.copy_group, s.name AS source, s.outlet AS outlet"
 )
 
 
@@ -292,7 +292,7 @@ class Store:
 
     def backlog(self, limit: int = 256) -> list[Row]:
         return self._all(
-            "SELECT a.id, a.title, a.summary, a.text, a.published_at, a.fetched_at, a.story_id, s.outlet"
+            "SELECT a.id, a.title, a.summary, a.text, a.published_at, a.fetched_at, a.story_id, a.copy_group, s.outlet"
             " FROM articles a JOIN sources s ON s.id = a.source_id WHERE a.analysed = 0 ORDER BY a.id LIMIT ?",
             (limit,))
 
@@ -308,22 +308,40 @@ class Store:
     def iter_index_rows(self, model: str) -> Iterator[sqlite3.Row]:
         """Everything the in-memory similarity index needs per article, in id order."""
         return iter(self.db.execute(
-            "SELECT e.article_id, e.vector, a.published_at, a.fetched_at, a.story_id, s.outlet,"
-            " f.minhash, a.title, a.summary FROM embeddings e JOIN articles a ON a.id = e.article_id"
-            " JOIN sources s ON s.id = a.source_id LEFT JOIN fingerprints f ON f.article_id = e.article_id"
+            "SELECT e.article_id, e.vector, a.published_at, a.story_id, a.copy_group, s.outlet"
+            " FROM embeddings e JOIN articles a ON a.id = e.article_id JOIN sources s ON s.id = a.source_id"
             " WHERE e.model = ? ORDER BY e.article_id", (model,)))
 
-    def save_fingerprints(self, rows: Iterable[tuple[int, bytes]]) -> None:
+    def save_fingerprints(self, rows: Iterable[tuple[int, bytes, int]]) -> None:
         with self.transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO fingerprints (article_id, minhash) VALUES (?, ?)", list(rows))
+            db.executemany("INSERT OR REPLACE INTO fingerprints (article_id, minhash, shingles) VALUES (?, ?, ?)",
+                           list(rows))
+
+    def link_features(self, ids: list[int], *, lead_chars: int = 2500) -> dict[int, Row]:
+        """Headline, lead and fingerprint of a few articles: what the linker compares a new article with."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._all(
+            "SELECT a.id, a.title, a.summary, substr(a.text, 1, ?) AS lead, f.minhash, f.shingles"
+            f" FROM articles a LEFT JOIN fingerprints f ON f.article_id = a.id WHERE a.id IN ({marks})",
+            (lead_chars, *ids))
+        return {r["id"]: r for r in rows}
+
+    def texts(self, ids: list[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        return {r["id"]: r["text"] or r["summary"] for r in self._all(
+            f"SELECT id, text, summary FROM articles WHERE id IN ({marks})", ids)}
 
     def save_neighbours(self, links: Iterable[Neighbour]) -> None:
         with self.transaction() as db:
             db.executemany(
-                "INSERT INTO similar (article_id, other_id, score, relation) VALUES (?, ?, ?, ?)"
+                "INSERT INTO similar (article_id, other_id, score, relation, why) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (article_id, other_id) DO UPDATE SET score = excluded.score,"
-                " relation = excluded.relation",
-                [(n.article_id, n.other_id, n.score, n.relation) for n in links])
+                " relation = excluded.relation, why = excluded.why",
+                [(n.article_id, n.other_id, n.score, n.relation, n.why) for n in links])
 
     def clear_neighbours(self, article_id: int) -> None:
         with self.transaction() as db:
@@ -332,11 +350,36 @@ class Store:
     def similar_to(self, article_id: int, *, limit: int = 10) -> list[Row]:
         """Stored Similar News of one article, same-event first, then by score."""
         return self._all(
-            f"SELECT {ARTICLE_COLUMNS}, a.text, n.score, n.relation FROM similar n"
+            f"SELECT {ARTICLE_COLUMNS}, a.text, n.score, n.relation, n.why FROM similar n"
             " JOIN articles a ON a.id = n.other_id JOIN sources s ON s.id = a.source_id"
             " WHERE n.article_id = ?"
             " ORDER BY CASE n.relation WHEN 'related' THEN 1 ELSE 0 END, n.score DESC LIMIT ?",
             (article_id, limit))
+
+    # -- copies of one text ----------------------------------------------------------------------------
+
+    def join_copy_group(self, article_ids: list[int], group: int, *, absorb: Iterable[int] = ()) -> list[int]:
+        """Put articles, and every member of the groups in ``absorb``, into one copy group; returns its members."""
+        others = [g for g in absorb if g != group]
+        with self.transaction() as db:
+            for g in others:
+                db.execute("UPDATE articles SET copy_group = ? WHERE copy_group = ?", (group, g))
+            db.executemany("UPDATE articles SET copy_group = ? WHERE id = ?", [(group, i) for i in article_ids])
+        return [r["id"] for r in self._all("SELECT id FROM articles WHERE copy_group = ?", (group,))]
+
+    def copy_group_members(self, group: int) -> list[Row]:
+        return self._all(
+            f"SELECT {ARTICLE_COLUMNS}, substr(a.text, 1, 600) AS lead FROM articles a"
+            " JOIN sources s ON s.id = a.source_id WHERE a.copy_group = ?"
+            " ORDER BY COALESCE(a.published_at, a.fetched_at), a.id", (group,))
+
+    def story_links(self, story_id: int) -> list[Row]:
+        """Stored links between members of one story (each pair once): why they are grouped."""
+        return self._all(
+            "SELECT n.article_id, n.other_id, n.score, n.relation, n.why FROM similar n"
+            " JOIN articles a ON a.id = n.article_id JOIN articles b ON b.id = n.other_id"
+            " WHERE a.story_id = ? AND b.story_id = ? AND n.article_id < n.other_id ORDER BY n.score DESC",
+            (story_id, story_id))
 
     # -- stories ---------------------------------------------------------------------------------------
 

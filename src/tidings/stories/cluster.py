@@ -43,3 +43,9 @@ def describe(members: list[dict[str, Any]]) -> StoryDescription:
     return StoryDescription(
         title=lead["title"], lead_article_id=lead["id"], first_published_at=min(times),
         last_published_at=max(times), size=len(members), outlets=len({m["outlet"] for m in members}))
+
+
+def stories_to_merge(links: list[tuple[int | None, float, str]], chosen: int, min_score: float) -> list[int]:
+    """Other stories that one strong same-event link ties to the chosen one: evidence that they are one event."""
+    return sorted({s for s, score, relation in links
+                   if s is not None and s != chosen and relation in STORY_RELATIONS and score >= min_score})

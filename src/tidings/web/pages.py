@@ -11,10 +11,10 @@ import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from tidings.clock import iso, parse_iso, utcnow
-from tidings.similarity.ranking import RELATION_ORDER, rank_similar
+from tidings.similarity.ranking import flatten, rank_similar
 from tidings.storage.store import Store
 
 Row = dict[str, Any]
@@ -71,6 +71,24 @@ def section_heading(name: str) -> str:
 
 
 # -- small pure helpers -----------------------------------------------------------------------------------
+
+_URL_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def http_url(value: Any) -> str:
+    """The URL itself if it is an absolute http(s) URL, else '' (no javascript:, data:, relative links, nor
+    control characters, which browsers drop and so could hide a scheme)."""
+    if not isinstance(value, str):
+        return ""
+    url = value.strip()
+    if _URL_CONTROLS.search(url):
+        return ""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
+
 
 _SENTENCE_END = re.compile(r"[.!?…。！？]+[\"'”’)\]]*")
 _ABBREVIATIONS = {
@@ -164,25 +182,6 @@ def other_outlets(rows: list[Row], article: Row) -> list[Row]:
     return [r for r in rows if r["id"] != article["id"] and r.get("outlet") != article.get("outlet")]
 
 
-def with_collapsed(ranked: list[Row], rows: list[Row]) -> list[Row]:
-    """The ranked items followed by the copies ``rank_similar`` folded into them (named in also_carried_by).
-
-    A folded copy is found by its source name: within one outlet, the first row in ranking order with that
-    name is the one that was folded, so walking the rows in the same order recovers exactly those rows.
-    """
-    shown = {r["id"] for r in ranked}
-    ordered = sorted(rows, key=lambda r: (RELATION_ORDER.get(r["relation"], 2), -float(r["score"])))
-    copies: list[Row] = []
-    taken: set[int] = set()
-    for item in ranked:
-        for name in item.get("also_carried_by") or []:
-            row = next((r for r in ordered if r["source"] == name and r["id"] not in shown | taken), None)
-            if row is not None:
-                taken.add(row["id"])
-                copies.append(row)
-    return [*ranked, *copies]
-
-
 # -- views of rows ----------------------------------------------------------------------------------------
 
 
@@ -197,7 +196,7 @@ def article_item(row: Row) -> Row:
         "published": row.get("published_at"),
         "section": primary_section(row),
         "snippet": lead_snippet(row.get("summary") or "", row.get("text") or ""),
-        "image_url": row.get("image_url") or "",
+        "image_url": http_url(row.get("image_url")),  # a picture is only ever fetched over http(s)
         "story_id": row.get("story_id"),
         "link": article_path(row["id"]),
     }
@@ -421,7 +420,7 @@ def api_similar(store: Store, url: str, limit: int = API_SIMILAR_DEFAULT) -> Row
         raise NotFound(f"no article with url {cut_at_word(url, 200)!r}")
     limit = max(1, min(limit, API_SIMILAR_MAX))
     neighbours = other_outlets(store.similar_to(int(row["id"]), limit=max(limit * 3, SIMILAR_FETCH)), row)
-    items = with_collapsed(rank_similar(neighbours, limit=limit), neighbours)[:limit]
+    items = flatten(rank_similar(neighbours, limit=limit))[:limit]
     return {"article": article_item(row), "similar": [_contract_item(r) for r in items]}
 
 
