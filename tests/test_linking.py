@@ -10,7 +10,7 @@ from tidings.jobs import Analyser, analyse_backlog, evidence
 from tidings.similarity.neardup import containment, exact_containment, fingerprint
 from tidings.similarity.ranking import flatten, rank_similar
 from tidings.similarity.relate import relate
-from tidings.stories.cluster import choose_story, describe
+from tidings.stories.cluster import choose_story, describe, stories_to_merge
 
 WIRE = (
     "MARLOW, England (Wirepress) — Floodwater from the swollen River Thames forced the evacuation of 400 homes in "
@@ -172,3 +172,17 @@ def test_a_fresh_analyser_rebuilds_its_index_from_the_store(store) -> None:  # t
     analyse_backlog(store, later)
     copy = store.article_by_url("https://echo.example/b")
     assert copy is not None and store.similar_to(copy["id"])[0]["url"] == "https://wire.example/a"
+
+
+def test_an_article_joins_only_a_story_most_of_whose_members_it_agrees_with() -> None:
+    # Story 1 has four members; one link of 0.6 to it is weak support (0.15 of its size): start a new story.
+    assert choose_story([(1, 0.6, "same_story")], {1: 4}, min_support=0.35) is None
+    # Links to three of its four members: joins.
+    assert choose_story([(1, 0.6, "same_story")] * 3, {1: 4}, min_support=0.35) == 1
+    # A big story counts at most size_cap members: a few strong links suffice.
+    assert choose_story([(2, 0.7, "same_story")] * 3, {2: 200}, min_support=0.35, size_cap=5) == 2
+
+
+def test_stories_to_merge_needs_a_strong_same_event_link() -> None:
+    links = [(1, 0.9, "same_story"), (2, 0.8, "same_story"), (3, 0.6, "same_story"), (4, 0.95, "related")]
+    assert stories_to_merge(links, chosen=1, min_score=0.75) == [2]

@@ -303,7 +303,8 @@ def test_story_page_full_coverage(client: TestClient, world: World) -> None:
     tree = doc(r.text)
     assert texts(tree, "//h1") == ["Blinken visits Beijing"]
     assert "First reported by Daily Planet" in texts(tree, "//p[@class='first-reported']")[0]
-    timeline = texts(tree, "//ol[@class='timeline']//a")
+    timeline = texts(tree, "//ol[@class='timeline']//a[@class='headline']")
+    assert tree.xpath("//ol[@class='timeline']//p[@class='why']"), "each grouped member says why"
     assert timeline == ["Blinken meets Xi in Beijing", "Blinken meets Xi (wire copy)", "Blinken meets Xi (Courier)",
                         "Blinken meets Xi (Herald)", "Blinken and Xi agree to stabilise ties",
                         "Own outlet follow-up on Xi"]
@@ -408,7 +409,7 @@ def test_api_similar_contract(client: TestClient, world: World) -> None:
     data = r.json()
     assert data["article"]["url"] == world.urls["lead"]
     assert data["article"]["title"] == "Blinken meets Xi in Beijing" and data["article"]["source"] == "Daily Planet"
-    keys = {"url", "title", "source", "snippet", "published", "score", "relation"}
+    keys = {"url", "title", "source", "snippet", "published", "score", "relation", "why"}
     assert all(set(item) == keys for item in data["similar"])
     # the displayed items first, then the copies folded into them
     assert [i["url"] for i in data["similar"]] == [world.urls[k] for k in

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 CANDIDATES = 40       # nearest articles considered per new article
 KEEP_LINKS = 30       # links stored per new article
+JOIN_SUPPORT = 0.35   # mean same-event link score to a story's members needed to join it
 MERGE_SCORE = 0.75    # one link this strong between two stories' members merges the stories
 
 
@@ -138,7 +139,8 @@ def _file_into_story(store: Store, analyser: Analyser, row: dict[str, Any],
     """Join the story the same-event links point to most; a strong link to another story merges the two."""
     same = [(o.story_id, lk.score, lk.relation or "") for o, lk in links]
     previous = row["story_id"]
-    story_id = choose_story(same)
+    sizes = store.story_sizes([s for s, _, _ in same if s is not None and s != previous])
+    story_id = choose_story(same, sizes, min_support=JOIN_SUPPORT)
     if story_id is None:
         story_id = previous if previous is not None and len(store.story_members(previous)) <= 1 else None
     if story_id is None:

@@ -18,8 +18,9 @@ STOPWORDS = frozenset(
     your all any been being do does did had if so some such these those very him how why year years""".split()
 )
 
-_NAME = re.compile(r"\b(?:[A-Z][\w'’.-]*[a-z0-9][\w'’-]*|[A-Z]{2,6})(?:\s+(?:of\s+|de\s+|the\s+)?"
-                   r"(?:[A-Z][\w'’.-]*[a-z0-9][\w'’-]*|[A-Z]{2,6}))*")
+_NAME = re.compile(r"\b(?:[A-Z][\w'’.-]*[a-z0-9][\w'’-]*|[A-Z]{2,6}\b)(?:\s+(?:of\s+|for\s+|de\s+|the\s+)?"
+                   r"(?:[A-Z][\w'’.-]*[a-z0-9][\w'’-]*|[A-Z]{2,6}\b))*")
+MAX_NAME_WORDS = 4  # longer capitalised runs are title-case headlines, not names
 _FIGURE = re.compile(r"\b\d[\d,.]*(?:\s?(?:%|percent|million|billion|trillion|people|dead|killed))\b")
 _SENTENCE_START = re.compile(r"(?:^|[.!?…]\s+|\n|[\"“‘(]\s*)$")
 _GENERIC = frozenset("""monday tuesday wednesday thursday friday saturday sunday january february march april may
@@ -46,7 +47,7 @@ def _phrases(run: str) -> list[str]:
             current.append(w)
     if current:
         out.append(" ".join(current))
-    return [p.lower() for p in out if len(p) >= 3]
+    return [p.lower() for p in out if len(p) >= 3 and len(p.split()) <= MAX_NAME_WORDS]
 
 
 def key_terms(title: str, text: str, *, limit: int = 15) -> list[str]:

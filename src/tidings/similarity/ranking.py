@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tidings.analysis.wire import credited_agency
+
 Row = dict[str, Any]
 
 RELATION_ORDER = {"same_story": 0, "duplicate": 0, "related": 1}
@@ -27,8 +29,9 @@ def _collapse(rows: list[Row]) -> list[Row]:
         members = sorted(members, key=lambda r: (r.get("published_at") or "9999", -float(r["score"])))
         lead, copies = members[0], members[1:]
         best = max(members, key=lambda r: (-RELATION_ORDER.get(r["relation"], 2), float(r["score"])))
+        credited = next((a for a in (credited_agency(m.get("text") or "") for m in members) if a), None)
         items.append({**lead, "score": best["score"], "relation": best["relation"], "copies": copies,
-                      "also_carried_by": [c["source"] for c in copies]})
+                      "also_carried_by": [c["source"] for c in copies], "credited": credited})
     return items
 
 
@@ -37,8 +40,8 @@ def rank_similar(rows: list[Row], *, limit: int = 8) -> list[Row]:
 
     Each row has at least ``id, outlet, source, score, relation`` and may have ``copy_group`` and
     ``published_at``. Within a tier, higher score first, with a small penalty for every item already shown
-    from the same outlet. Each returned item gains ``copies`` (the folded rows) and ``also_carried_by``
-    (their source names).
+    from the same outlet. Each returned item gains ``copies`` (the folded rows), ``also_carried_by`` (their
+    source names) and ``credited`` (the wire agency the text credits, if any).
     """
     pool = _collapse(rows)
     shown: list[Row] = []

@@ -416,6 +416,13 @@ class Store:
                 " last_published_at = ?, size = ?, outlets = ?, updated_at = ? WHERE id = ?",
                 (title, lead_article_id, first, last, size, outlets, iso(utcnow()), story_id))
 
+    def story_sizes(self, story_ids: list[int]) -> dict[int, int]:
+        if not story_ids:
+            return {}
+        marks = ",".join("?" * len(story_ids))
+        return {r["id"]: r["size"] for r in self._all(f"SELECT id, size FROM stories WHERE id IN ({marks})",
+                                                       story_ids)}
+
     def story(self, story_id: int) -> Row | None:
         return self._one("SELECT * FROM stories WHERE id = ?", (story_id,))
 

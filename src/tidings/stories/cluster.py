@@ -9,19 +9,24 @@ from typing import Any
 STORY_RELATIONS = ("duplicate", "same_story")
 
 
-def choose_story(links: list[tuple[int | None, float, str]]) -> int | None:
+def choose_story(links: list[tuple[int | None, float, str]], sizes: dict[int, int] | None = None, *,
+                 min_support: float = 0.0, size_cap: int = 5) -> int | None:
     """Pick the story to join from (story_id, score, relation) links; None means start a new story.
 
-    Each story is weighed by the sum of its same-event link scores, so one story with several agreeing
-    members beats a single stray match elsewhere.
+    A story's support is the sum of its same-event link scores divided by its size (up to ``size_cap``:
+    a big story's members are not all among one article's nearest): an article joins only a story most of
+    whose members it agrees with, so one shared name does not pull it into another event. Among stories with
+    enough support, the strongest total wins.
     """
     weight: dict[int, float] = defaultdict(float)
     for story_id, score, relation in links:
         if story_id is not None and relation in STORY_RELATIONS:
             weight[story_id] += score
-    if not weight:
+    sizes = sizes or {}
+    eligible = {s: w for s, w in weight.items() if w / max(1, min(sizes.get(s, 1), size_cap)) >= min_support}
+    if not eligible:
         return None
-    return max(weight.items(), key=lambda kv: (kv[1], -kv[0]))[0]
+    return max(eligible.items(), key=lambda kv: (kv[1], -kv[0]))[0]
 
 
 @dataclass

@@ -6,6 +6,7 @@ drifts from what a reader sees. Times stay the stored ISO 8601 strings (or None)
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from tidings.analysis.wire import credited_agency
 from tidings.clock import iso, parse_iso, utcnow
 from tidings.similarity.ranking import flatten, rank_similar
 from tidings.storage.store import Store
@@ -226,7 +228,34 @@ def similar_item(row: Row) -> Row:
         "relation": row["relation"],
         "relation_label": RELATION_LABELS.get(row["relation"], "Related"),
         "also_carried_by": list(row.get("also_carried_by") or []),
+        "credited": row.get("credited"),
+        "why": parse_why(row.get("why")),
     }
+
+
+def parse_why(raw: object) -> Row | None:
+    """The stored evidence of a link (similarity, wording, copied text, hours apart, shared names)."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def copies_of(store: Store, row: Row) -> Row | None:
+    """Who else carried this article's text, which publication came first, and the agency it credits."""
+    if row.get("copy_group") is None:
+        return None
+    members = store.copy_group_members(int(row["copy_group"]))
+    others = [m for m in members if m["outlet"] != row.get("outlet")]
+    if not others:
+        return None
+    first = members[0]
+    credited = next((a for a in (credited_agency(m.get("lead") or "") for m in members) if a), None)
+    return {"outlets": sorted({m["source"] for m in others}), "first": article_item(first),
+            "this_is_first": first["id"] == row["id"], "credited": credited}
 
 
 def source_health(row: Row) -> str:
@@ -351,6 +380,7 @@ def article_page(store: Store, article_id: int) -> Row:
         "section": {"name": section, "heading": section_heading(section), "link": section_path(section)}
         if section else None,
         "similar": [similar_item(r) for r in ranked],
+        "copies": copies_of(store, row),
         "story": story,
     }
 
@@ -368,12 +398,27 @@ def story_page(store: Store, story_id: int) -> Row:
         entry["articles"] += 1
     card = story_card(story, members)
     del card["headlines"]
+    why = story_evidence(store.story_links(story_id))
+    names = {int(m["id"]): m["source"] for m in members}
+    for w in why.values():
+        w["linked_source"] = names.get(int(w["linked_to"]), "")
     return {
         "story": card,
         "first_reported_by": article_item(members[0]),
-        "timeline": [article_item(m) for m in members],
+        "timeline": [{**article_item(m), "why": why.get(int(m["id"]))} for m in members],
         "sources": list(sources.values()),
     }
+
+
+def story_evidence(links: list[Row]) -> dict[int, Row]:
+    """For each member, its strongest link inside the story: why it was grouped with the others."""
+    best: dict[int, Row] = {}
+    for link in links:  # strongest first
+        for me, other in ((link["article_id"], link["other_id"]), (link["other_id"], link["article_id"])):
+            if me not in best:
+                best[me] = {"linked_to": other, "link": article_path(other), "relation": link["relation"],
+                            "score": finite(link["score"]), **(parse_why(link["why"]) or {})}
+    return best
 
 
 def sources_page(store: Store) -> Row:
@@ -410,6 +455,7 @@ def _contract_item(row: Row) -> Row:
         "published": row.get("published_at"),
         "score": finite(row.get("score")),
         "relation": row["relation"],
+        "why": parse_why(row.get("why")),
     }
 
 
