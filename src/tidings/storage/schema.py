@@ -128,4 +128,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX articles_copy_group ON articles (copy_group);
     ALTER TABLE similar ADD COLUMN why TEXT NOT NULL DEFAULT '';
     """,
+    # 5: newest-first listings of one section or one source read an index instead of sorting the whole set.
+    """
+    ALTER TABLE article_sections ADD COLUMN sort_key TEXT NOT NULL DEFAULT '';
+    UPDATE article_sections SET sort_key = (SELECT COALESCE(a.published_at, a.fetched_at) FROM articles a
+                                            WHERE a.id = article_sections.article_id);
+    CREATE INDEX article_sections_recent ON article_sections (section, sort_key DESC, article_id DESC);
+    CREATE INDEX articles_source_recent ON articles (source_id, COALESCE(published_at, fetched_at) DESC, id DESC);
+    """,
 ]

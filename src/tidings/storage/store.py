@@ -221,8 +221,10 @@ class Store:
     def set_sections(self, article_id: int, sections: Iterable[str]) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM article_sections WHERE article_id = ?", (article_id,))
-            db.executemany("INSERT OR IGNORE INTO article_sections (article_id, section) VALUES (?, ?)",
-                           [(article_id, s) for s in sections if s])
+            db.executemany(
+                "INSERT OR IGNORE INTO article_sections (article_id, section, sort_key)"
+                " SELECT id, ?, COALESCE(published_at, fetched_at) FROM articles WHERE id = ?",
+                [(s, article_id) for s in sections if s])
 
     def article(self, article_id: int, *, with_text: bool = True) -> Row | None:
         cols = ARTICLE_COLUMNS + (", a.text" if with_text else "")
@@ -254,19 +256,18 @@ class Store:
 
     def latest_articles(self, *, section: str | None = None, source_id: int | None = None,
                         limit: int = 50, offset: int = 0) -> list[Row]:
-        where: list[str] = []
-        params: list[Any] = []
+        """Newest first (by publication, else arrival), from one section, one source or everywhere."""
+        order = "ORDER BY COALESCE(a.published_at, a.fetched_at) DESC, a.id DESC LIMIT ? OFFSET ?"
         if section:
-            where.append("a.id IN (SELECT article_id FROM article_sections WHERE section = ?)")
-            params.append(section)
+            return self._all(
+                f"SELECT {ARTICLE_COLUMNS} FROM article_sections x JOIN articles a ON a.id = x.article_id"
+                " JOIN sources s ON s.id = a.source_id WHERE x.section = ?"
+                " ORDER BY x.sort_key DESC, x.article_id DESC LIMIT ? OFFSET ?", (section, limit, offset))
         if source_id is not None:
-            where.append("a.source_id = ?")
-            params.append(source_id)
-        clause = ("WHERE " + " AND ".join(where)) if where else ""
-        return self._all(
-            f"SELECT {ARTICLE_COLUMNS} FROM articles a JOIN sources s ON s.id = a.source_id {clause}"
-            " ORDER BY COALESCE(a.published_at, a.fetched_at) DESC, a.id DESC LIMIT ? OFFSET ?",
-            (*params, limit, offset))
+            return self._all(f"SELECT {ARTICLE_COLUMNS} FROM articles a JOIN sources s ON s.id = a.source_id"
+                             f" WHERE a.source_id = ? {order}", (source_id, limit, offset))
+        return self._all(f"SELECT {ARTICLE_COLUMNS} FROM articles a JOIN sources s ON s.id = a.source_id {order}",
+                         (limit, offset))
 
     def search(self, query: str, *, limit: int = 50) -> list[Row]:
         """Full-text search; the query is taken as plain words (quoted), so user input is never FTS syntax."""
