@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,20 +41,39 @@ MERGE_SCORE = 0.75    # one link this strong between two stories' members merges
 
 @dataclass
 class Analyser:
-    """Holds the model and the in-memory index for one process; build it once with ``Analyser.open``."""
+    """Holds the model and the similarity index for one process; build it once with ``Analyser.open``."""
 
     embedder: Embedder
     index: VectorIndex
     thresholds: Thresholds = field(default_factory=lambda: DEFAULT)
+    index_path: Path | None = None
 
     @classmethod
     def open(cls, store: Store, embedder: Embedder | None = None) -> Analyser:
+        """Load the saved index and catch it up with the store (new vectors added, removed ones dropped)."""
         emb = embedder or get_embedder()
-        index = VectorIndex(emb.dim)
-        for r in store.iter_index_rows(emb.name):
-            index.add(Indexed(r["article_id"], r["outlet"], _epoch(r["published_at"]), r["story_id"],
-                              r["copy_group"]), np.frombuffer(r["vector"], dtype=np.float32))
-        return cls(emb, index)
+        path = store.index_path(emb.name)
+        index = VectorIndex.load(path, emb.dim) if path else VectorIndex(emb.dim)
+        have = index.graph_keys()
+        keep: set[int] = set()
+        missing: list[Indexed] = []
+        for r in store.iter_index_facts(emb.name):
+            item = Indexed(r["article_id"], r["outlet"], _epoch(r["published_at"]), r["story_id"], r["copy_group"])
+            keep.add(item.id)
+            if item.id in have:
+                index.set_facts(item)
+            else:
+                missing.append(item)
+        for start in range(0, len(missing), 2048):
+            chunk = missing[start:start + 2048]
+            raw = store.vectors([i.id for i in chunk], emb.name)
+            index.add_many(chunk, np.stack([np.frombuffer(raw[i.id], dtype=np.float32) for i in chunk]))
+        index.remove_missing(keep)
+        return cls(emb, index, index_path=path)
+
+    def save(self) -> None:
+        if self.index_path is not None and self.index.changed:
+            self.index.save(self.index_path)
 
 
 def _epoch(value: str | None) -> float | None:
@@ -80,6 +100,7 @@ def analyse_backlog(store: Store, analyser: Analyser, *, batch: int = 64) -> int
             _link(store, analyser, row, vector, fp)
         store.mark_analysed(r["id"] for r in rows)
         done += len(rows)
+    analyser.save()
     return done
 
 
@@ -127,10 +148,7 @@ def _group_copies(store: Store, analyser: Analyser, item: Indexed, copies: list[
     groups = sorted({c.copy_group for c in copies if c.copy_group is not None})
     group = groups[0] if groups else min(c.id for c in copies)
     members = store.join_copy_group([item.id] + [c.id for c in copies], group, absorb=groups[1:])
-    for member in members:
-        indexed = analyser.index.get(member)
-        if indexed is not None:
-            indexed.copy_group = group
+    analyser.index.set_copy_group(members, group)
     return group
 
 
@@ -147,9 +165,7 @@ def _file_into_story(store: Store, analyser: Analyser, row: dict[str, Any],
         story_id = store.create_story(row["title"])
     for other in stories_to_merge(same, story_id, MERGE_SCORE):
         store.move_story(other, story_id)
-        for indexed in analyser.index.items:
-            if indexed.story_id == other:
-                indexed.story_id = story_id
+        analyser.index.move_story(other, story_id)
     if story_id != previous:
         store.set_story(row["id"], story_id)
         if previous is not None:

@@ -1,15 +1,26 @@
-"""An in-memory index of every analysed article: its vector and the few facts the linker filters on.
+"""The index of every analysed article: its vector for nearest-neighbour search, and the few facts the linker
+filters on, kept in flat arrays (a few dozen bytes per article).
 
-Search is exact (one matrix-vector product), which has recall 1.0 and stays fast for a few hundred thousand
-articles; the index is rebuilt from the store when a process starts. Texts and fingerprints stay in the store and
-are read only for the candidates of a new article.
+Vectors live in a usearch HNSW graph stored as half floats: under 2 KB per article with the graph, searched in
+well under a millisecond at a million articles. Below ``EXACT_BELOW`` articles the search is exact (brute force
+over the same vectors). The graph is saved beside the database and caught up with it on open; the database
+stays the source of truth, so a lost or stale file costs a rebuild, never data.
 """
 
 from __future__ import annotations
 
+import math
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+EXACT_BELOW = 20_000
+CONNECTIVITY = 16
+EXPANSION_ADD = 128
+EXPANSION_SEARCH = 128
 
 
 @dataclass
@@ -21,47 +32,151 @@ class Indexed:
     copy_group: int | None = None
 
 
+def _new_graph(dim: int) -> object:
+    from usearch.index import Index
+
+    return Index(ndim=dim, metric="cos", dtype="f16", connectivity=CONNECTIVITY,
+                 expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
+
+
 class VectorIndex:
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, graph: object | None = None) -> None:
         self.dim = dim
-        self._vectors = np.zeros((1024, dim), dtype=np.float32)
-        self.items: list[Indexed] = []
-        self._pos: dict[int, int] = {}
+        self._graph = graph if graph is not None else _new_graph(dim)
+        self._row: dict[int, int] = {}
+        self._ids = np.zeros(1024, dtype=np.int64)
+        self._outlet = np.zeros(1024, dtype=np.int32)
+        self._published = np.full(1024, np.nan)
+        self._story = np.full(1024, -1, dtype=np.int64)
+        self._group = np.full(1024, -1, dtype=np.int64)
+        self._outlet_code: dict[str, int] = {}
+        self._outlet_name: list[str] = []
+        self.changed = False
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self._row)
+
+    # -- facts ------------------------------------------------------------------------------------------
+
+    def _grow(self) -> None:
+        for name in ("_ids", "_outlet", "_published", "_story", "_group"):
+            arr = getattr(self, name)
+            fill = np.nan if name == "_published" else (-1 if name in ("_story", "_group") else 0)
+            setattr(self, name, np.concatenate([arr, np.full(len(arr), fill, dtype=arr.dtype)]))
+
+    def _set_facts(self, item: Indexed) -> None:
+        row = self._row.get(item.id)
+        if row is None:
+            row = len(self._row)
+            if row == len(self._ids):
+                self._grow()
+            self._row[item.id] = row
+        code = self._outlet_code.setdefault(item.outlet, len(self._outlet_name))
+        if code == len(self._outlet_name):
+            self._outlet_name.append(item.outlet)
+        self._ids[row] = item.id
+        self._outlet[row] = code
+        self._published[row] = np.nan if item.published is None else item.published
+        self._story[row] = -1 if item.story_id is None else item.story_id
+        self._group[row] = -1 if item.copy_group is None else item.copy_group
+
+    def _item(self, row: int) -> Indexed:
+        published = float(self._published[row])
+        story, group = int(self._story[row]), int(self._group[row])
+        return Indexed(int(self._ids[row]), self._outlet_name[int(self._outlet[row])],
+                       None if math.isnan(published) else published,
+                       None if story < 0 else story, None if group < 0 else group)
 
     def get(self, article_id: int) -> Indexed | None:
-        pos = self._pos.get(article_id)
-        return self.items[pos] if pos is not None else None
+        row = self._row.get(article_id)
+        return self._item(row) if row is not None else None
+
+    def set_story(self, article_ids: Iterable[int], story_id: int) -> None:
+        for i in article_ids:
+            if (row := self._row.get(i)) is not None:
+                self._story[row] = story_id
+
+    def move_story(self, old: int, new: int) -> None:
+        n = len(self._row)
+        self._story[:n][self._story[:n] == old] = new
+
+    def set_copy_group(self, article_ids: Iterable[int], group: int) -> None:
+        for i in article_ids:
+            if (row := self._row.get(i)) is not None:
+                self._group[row] = group
+
+    # -- vectors ----------------------------------------------------------------------------------------
 
     def add(self, item: Indexed, vector: np.ndarray) -> None:
         """Add an article, or replace it when it is already indexed (an edited article)."""
-        pos = self._pos.get(item.id)
-        if pos is None:
-            pos = len(self.items)
-            if pos == len(self._vectors):
-                self._vectors = np.concatenate([self._vectors, np.zeros_like(self._vectors)])
-            self.items.append(item)
-            self._pos[item.id] = pos
-        else:
-            self.items[pos] = item
-        self._vectors[pos] = vector
+        self.add_many([item], vector.reshape(1, -1))
+
+    def add_many(self, items: list[Indexed], vectors: np.ndarray) -> None:
+        keys = np.array([i.id for i in items], dtype=np.uint64)
+        known = [k for k in keys if int(k) in self._row]
+        if known:
+            self._graph.remove(np.array(known, dtype=np.uint64))  # type: ignore[attr-defined]
+        if len(items):
+            self._graph.add(keys, np.asarray(vectors, dtype=np.float32))  # type: ignore[attr-defined]
+        for item in items:
+            self._set_facts(item)
+        self.changed = True
+
+    def set_facts(self, item: Indexed) -> None:
+        """Facts only, for an article whose vector the graph already holds (catching up with the store)."""
+        self._set_facts(item)
+
+    def graph_keys(self) -> set[int]:
+        return {int(k) for k in self._graph.keys}  # type: ignore[attr-defined]
+
+    def remove_missing(self, keep: set[int]) -> None:
+        """Drop vectors of articles that are no longer in the store."""
+        stale = [k for k in self.graph_keys() if k not in keep]
+        if stale:
+            self._graph.remove(np.array(stale, dtype=np.uint64))  # type: ignore[attr-defined]
+            self.changed = True
 
     def nearest(self, vector: np.ndarray, k: int, *, exclude_outlet: str | None = None) -> list[tuple[Indexed, float]]:
         """The k most similar indexed articles by cosine, best first, optionally skipping one outlet."""
-        n = len(self.items)
+        n = len(self._row)
         if n == 0:
             return []
-        sims = self._vectors[:n] @ vector
-        take = min(n, k * 3 + 10)  # room for the excluded outlet's own articles
-        top = np.argpartition(-sims, take - 1)[:take] if take < n else np.arange(n)
+        count = min(n, k * 3 + 10)  # room for the excluded outlet's own articles
+        found = self._graph.search(np.asarray(vector, dtype=np.float32), count,  # type: ignore[attr-defined]
+                                   exact=n < EXACT_BELOW)
+        skip = self._outlet_code.get(exclude_outlet, -2) if exclude_outlet is not None else -2
         out = []
-        for pos in top[np.argsort(-sims[top])]:
-            item = self.items[int(pos)]
-            if exclude_outlet is not None and item.outlet == exclude_outlet:
+        for key, distance in zip(found.keys, found.distances, strict=True):
+            row = self._row.get(int(key))
+            if row is None or self._outlet[row] == skip:
                 continue
-            out.append((item, float(sims[pos])))
+            out.append((self._item(row), 1.0 - float(distance)))
             if len(out) == k:
                 break
         return out
+
+    # -- persistence ------------------------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Write the graph atomically (a reader never sees half a file)."""
+        tmp = f"{path}.tmp"
+        self._graph.save(tmp)  # type: ignore[attr-defined]
+        os.replace(tmp, path)
+        self.changed = False
+
+    @classmethod
+    def load(cls, path: str | Path, dim: int) -> VectorIndex:
+        """The saved graph, or an empty index when there is none or it does not fit (it is rebuilt then)."""
+        from usearch.index import Index
+
+        graph = None
+        if Path(path).exists():
+            try:
+                graph = Index.restore(str(path))
+            except Exception:  # a damaged file is only a cache: start over from the store
+                graph = None
+            if graph is not None and graph.ndim != dim:
+                graph = None
+        if graph is not None:
+            graph.expansion_search = EXPANSION_SEARCH  # type: ignore[misc]  # not part of the saved file
+        return cls(dim, graph)

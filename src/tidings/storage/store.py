@@ -306,12 +306,25 @@ class Store:
             db.executemany("INSERT OR REPLACE INTO embeddings (article_id, model, vector) VALUES (?, ?, ?)",
                            [(i, model, v) for i, v in rows])
 
-    def iter_index_rows(self, model: str) -> Iterator[sqlite3.Row]:
-        """Everything the in-memory similarity index needs per article, in id order."""
+    def index_path(self, model: str) -> Path | None:
+        """Where the vector index of ``model`` is kept beside the database (None for an in-memory store)."""
+        if self.path == ":memory:":
+            return None
+        return Path(f"{self.path}.{re.sub(r'[^A-Za-z0-9]+', '-', model).strip('-').lower()}.usearch")
+
+    def iter_index_facts(self, model: str) -> Iterator[sqlite3.Row]:
+        """Per embedded article, the facts the similarity index filters on, in id order."""
         return iter(self.db.execute(
-            "SELECT e.article_id, e.vector, a.published_at, a.story_id, a.copy_group, s.outlet"
+            "SELECT e.article_id, a.published_at, a.story_id, a.copy_group, s.outlet"
             " FROM embeddings e JOIN articles a ON a.id = e.article_id JOIN sources s ON s.id = a.source_id"
             " WHERE e.model = ? ORDER BY e.article_id", (model,)))
+
+    def vectors(self, ids: list[int], model: str) -> dict[int, bytes]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        return {r["article_id"]: r["vector"] for r in self._all(
+            f"SELECT article_id, vector FROM embeddings WHERE model = ? AND article_id IN ({marks})", (model, *ids))}
 
     def save_fingerprints(self, rows: Iterable[tuple[int, bytes, int]]) -> None:
         with self.transaction() as db:
