@@ -11,7 +11,8 @@ import asyncio
 import json
 import logging
 import threading
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 CANDIDATES = 40       # nearest articles considered per new article
 KEEP_LINKS = 30       # links stored per new article
 JOIN_SUPPORT = 0.35   # mean same-event link score to a story's members needed to join it
+EVIDENCE_CACHE = 20_000
 MERGE_SCORE = 0.75    # one link this strong between two stories' members merges the stories
 
 
@@ -47,6 +49,14 @@ class Analyser:
     index: VectorIndex
     thresholds: Thresholds = field(default_factory=lambda: DEFAULT)
     index_path: Path | None = None
+    # Evidence of recently seen articles: neighbours recur, and names are costly to extract again.
+    evidence_cache: OrderedDict[int, Evidence] = field(default_factory=OrderedDict)
+
+    def remember(self, article_id: int, ev: Evidence) -> None:
+        self.evidence_cache[article_id] = ev
+        self.evidence_cache.move_to_end(article_id)
+        if len(self.evidence_cache) > EVIDENCE_CACHE:
+            self.evidence_cache.popitem(last=False)
 
     @classmethod
     def open(cls, store: Store, embedder: Embedder | None = None) -> Analyser:
@@ -96,9 +106,10 @@ def analyse_backlog(store: Store, analyser: Analyser, *, batch: int = 64) -> int
         store.save_embeddings(analyser.embedder.name,
                               [(r["id"], v.astype(np.float32).tobytes()) for r, v in zip(rows, vectors, strict=True)])
         store.save_fingerprints([(r["id"], p.signature, p.shingles) for r, p in zip(rows, prints, strict=True)])
-        for row, vector, fp in zip(rows, vectors, prints, strict=True):
-            _link(store, analyser, row, vector, fp)
-        store.mark_analysed(r["id"] for r in rows)
+        with store.transaction():  # one commit per batch: readers go on (WAL), the batch lands whole
+            for row, vector, fp in zip(rows, vectors, prints, strict=True):
+                _link(store, analyser, row, vector, fp)
+            store.mark_analysed(r["id"] for r in rows)
         done += len(rows)
     analyser.save()
     return done
@@ -109,17 +120,17 @@ def _link(store: Store, analyser: Analyser, row: dict[str, Any], vector: np.ndar
     text = row["text"] or row["summary"]
     item = Indexed(row["id"], row["outlet"], _epoch(row["published_at"]), row["story_id"], row["copy_group"])
     mine = evidence(row["title"], text, item.published, fp)
+    analyser.remember(item.id, mine)
     near = [(o, c) for o, c in analyser.index.nearest(vector, CANDIDATES, exclude_outlet=item.outlet)
             if o.id != item.id]
-    features = store.link_features([o.id for o, _ in near])
+    theirs = _candidate_evidence(store, analyser, [o for o, _ in near])
     links: list[tuple[Indexed, Link]] = []
     for other, cosine in near:
-        f = features.get(other.id)
-        if f is None:
+        ev = theirs.get(other.id)
+        if ev is None:
             continue
-        theirs = evidence(f["title"], f["lead"] or f["summary"], other.published,
-                          Fingerprint(f["minhash"] or b"", f["shingles"] or 0))
-        link = relate(cosine, mine, theirs, containment=_copied(store, text, fp, other.id, theirs.fingerprint),
+        ev = replace(ev, published=other.published)
+        link = relate(cosine, mine, ev, containment=_copied(store, text, fp, other.id, ev.fingerprint),
                       t=analyser.thresholds)
         if link.relation is not None:
             links.append((other, link))
@@ -131,6 +142,17 @@ def _link(store: Store, analyser: Analyser, row: dict[str, Any], vector: np.ndar
     item.copy_group = _group_copies(store, analyser, item, [o for o, lk in links if lk.relation == "duplicate"])
     item.story_id = _file_into_story(store, analyser, row, links)
     analyser.index.add(item, vector)
+
+
+def _candidate_evidence(store: Store, analyser: Analyser, others: list[Indexed]) -> dict[int, Evidence]:
+    """Evidence of the candidates: from the cache, the rest read from the store in one query."""
+    out = {o.id: analyser.evidence_cache[o.id] for o in others if o.id in analyser.evidence_cache}
+    features = store.link_features([o.id for o in others if o.id not in out])
+    for article_id, f in features.items():
+        ev = evidence(f["title"], f["lead"] or f["summary"], None, Fingerprint(f["minhash"] or b"", f["shingles"] or 0))
+        analyser.remember(article_id, ev)
+        out[article_id] = ev
+    return out
 
 
 def _copied(store: Store, text: str, fp: Fingerprint, other_id: int, other_fp: Fingerprint) -> float:

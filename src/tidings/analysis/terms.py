@@ -22,7 +22,7 @@ _NAME = re.compile(r"\b(?:[A-Z][\w'’.-]*[a-z0-9][\w'’-]*|[A-Z]{2,6}\b)(?:\s+
                    r"(?:[A-Z][\w'’.-]*[a-z0-9][\w'’-]*|[A-Z]{2,6}\b))*")
 MAX_NAME_WORDS = 4  # longer capitalised runs are title-case headlines, not names
 _FIGURE = re.compile(r"\b\d[\d,.]*(?:\s?(?:%|percent|million|billion|trillion|people|dead|killed))\b")
-_SENTENCE_START = re.compile(r"(?:^|[.!?…]\s+|\n|[\"“‘(]\s*)$")
+_SENTENCE_START = re.compile(r"(?:[.!?…]\s+|\n\s*|[\"“‘(]\s*)$")  # checked on the few characters before
 _GENERIC = frozenset("""monday tuesday wednesday thursday friday saturday sunday january february march april may
 june july august september october november december mr mrs ms dr but and the this that these those it its he she
 they we i you if when while after before as at in on for with from by to of or not no yes so there here what why
@@ -33,21 +33,29 @@ _TITLES = frozenset("""president sen senator rep representative gov governor cha
 prime gen general judge justice mayor chief former vice speaker leader""".split())
 
 
+_CONNECTORS = frozenset({"of", "for", "de", "the"})
+
+
 def _phrases(run: str) -> list[str]:
     """Split a capitalised run at generic words and titles ("Chairman Michael Steele Sunday" -> michael steele)."""
-    out: list[str] = []
-    current: list[str] = []
+    out: list[list[str]] = [[]]
     for word in run.replace("’", "'").split():
         w = re.sub(r"'s$", "", word).strip(".'-")
-        if w.lower() in _GENERIC or w.lower() in _TITLES or w.lower() in STOPWORDS:
-            if current:
-                out.append(" ".join(current))
-            current = []
+        low = w.lower()
+        if out[-1] and low in _CONNECTORS:
+            out[-1].append(low)
+        elif low in _GENERIC or low in _TITLES or low in STOPWORDS:
+            out.append([])
         else:
-            current.append(w)
-    if current:
-        out.append(" ".join(current))
-    return [p.lower() for p in out if len(p) >= 3 and len(p.split()) <= MAX_NAME_WORDS]
+            out[-1].append(w)
+    phrases = []
+    for words in out:
+        while words and words[-1] in _CONNECTORS:
+            words.pop()
+        phrase = " ".join(words).lower()
+        if len(phrase) >= 3 and len(words) <= MAX_NAME_WORDS:
+            phrases.append(phrase)
+    return phrases
 
 
 def key_terms(title: str, text: str, *, limit: int = 15) -> list[str]:
@@ -56,7 +64,8 @@ def key_terms(title: str, text: str, *, limit: int = 15) -> list[str]:
     head = f" {title.lower()} "
     counts: dict[str, float] = {}
     for m in _NAME.finditer(lead):
-        weak = bool(_SENTENCE_START.search(lead[: m.start()])) and " " not in m.group(0)
+        at_start = m.start() == 0 or bool(_SENTENCE_START.search(lead[max(0, m.start() - 4): m.start()]))
+        weak = at_start and " " not in m.group(0)
         for term in _phrases(m.group(0)):
             counts[term] = counts.get(term, 0.0) + (0.5 if weak else 1.0) + (3.0 if f" {term} " in head else 0.0)
     for m in _FIGURE.finditer(lead):
