@@ -362,9 +362,9 @@ class Store:
             db.execute("DELETE FROM similar WHERE article_id = ? OR other_id = ?", (article_id, article_id))
 
     def similar_to(self, article_id: int, *, limit: int = 10) -> list[Row]:
-        """Stored Similar News of one article, same-event first, then by score."""
+        """Stored Similar News of one article, same-event first, then by score (texts cut to their lead)."""
         return self._all(
-            f"SELECT {ARTICLE_COLUMNS}, a.text, n.score, n.relation, n.why FROM similar n"
+            f"SELECT {ARTICLE_COLUMNS}, substr(a.text, 1, 1500) AS text, n.score, n.relation, n.why FROM similar n"
             " JOIN articles a ON a.id = n.other_id JOIN sources s ON s.id = a.source_id"
             " WHERE n.article_id = ?"
             " ORDER BY CASE n.relation WHEN 'related' THEN 1 ELSE 0 END, n.score DESC LIMIT ?",
