@@ -25,10 +25,12 @@ def _store(args: argparse.Namespace) -> Store:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from tidings.ingest.pipeline import import_jsonl
+    from tidings.ingest.pipeline import import_jsonl, report_progress
     from tidings.jobs import Analyser, analyse_backlog
 
     store = _store(args)
+    if args.progress:
+        report_progress(sys.stdout)
     try:
         fh = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8", errors="replace")  # noqa: SIM115
     except OSError as exc:
@@ -37,16 +39,21 @@ def cmd_import(args: argparse.Namespace) -> int:
         report = import_jsonl(store, fh)
     for number, message in report.errors:
         print(f"line {number}: skipped: {message}", file=sys.stderr)
-    analysed = analyse_backlog(store, Analyser.open(store)) if report.imported or report.updated else 0
+    # the backlog too: a run stopped during analysis leaves stored articles waiting
+    waiting = report.imported or report.updated or store.backlog(1)
+    analysed = analyse_backlog(store, Analyser.open(store)) if waiting else 0
     print(f"imported {report.imported}, updated {report.updated}, unchanged {report.unchanged}, "
           f"skipped {len(report.errors)} bad line(s); analysed {analysed}")
     return 0 if (report.imported or report.updated or report.unchanged) else 1
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
+    from tidings.ingest.pipeline import report_progress
     from tidings.jobs import poll
 
     store = _store(args)
+    if args.progress:
+        report_progress(sys.stdout)
     report = poll(store, include_all=args.all)
     for source_id, error in report.failed:
         print(f"source {source_id}: {error}", file=sys.stderr)
@@ -151,18 +158,29 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def serve_app(store: Store, host: str, port: int) -> None:
+def serve_app(store: Store, host: str, port: int, *, analyse: bool = True) -> None:
     import uvicorn
 
     from tidings.web.app import create_app
+    from tidings.web.auth import load_admin_secret
 
-    uvicorn.run(create_app(store), host=host, port=port, log_level="warning")
+    secret = load_admin_secret(store.path)
+    print(f"Admin secret (to add and change sources at /admin): {secret.where}; "
+          "`tidings admin-token` prints it", flush=True)
+    uvicorn.run(create_app(store, secret.value, analyse=analyse), host=host, port=port, log_level="warning")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     store = _store(args)
     print(f"Tidings on http://{args.host}:{args.port}/ (database {store.path})", flush=True)
     serve_app(store, args.host, args.port)
+    return 0
+
+
+def cmd_admin_token(args: argparse.Namespace) -> int:
+    from tidings.web.auth import load_admin_secret
+
+    print(load_admin_secret(_store(args).path).value)
     return 0
 
 
@@ -182,7 +200,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"Tidings on http://{args.host}:{args.port}/ polling {len(store.sources())} sources "
           f"(database {store.path})", flush=True)
     try:
-        serve_app(store, args.host, args.port)
+        serve_app(store, args.host, args.port, analyse=False)  # the scheduler analyses what the site adds
     finally:
         stop.set()
     return 0
@@ -204,12 +222,17 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--tick", type=float, default=30.0, help="seconds between checks for due sources")
         s.set_defaults(func=func)
 
+    s = sub.add_parser("admin-token", help="print the admin secret (made beside the database on first use)")
+    s.set_defaults(func=cmd_admin_token)
+
     s = sub.add_parser("poll", help="one pass over the sources that are due")
     s.add_argument("--all", action="store_true", help="poll every source now, due or not")
+    s.add_argument("--progress", action="store_true", help="print 'stored <url>' as each article is committed")
     s.set_defaults(func=cmd_poll)
 
     s = sub.add_parser("import", help="import articles from a JSON Lines file ('-' for stdin)")
     s.add_argument("file")
+    s.add_argument("--progress", action="store_true", help="print 'stored <url>' as each article is committed")
     s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("analyse", help="bring Similar News and stories up to date for waiting articles")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -24,6 +25,35 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
 _HARMLESS_BOZO = ("CharacterEncodingOverride", "NonXMLContentType")
 _FEED_ROOT = re.compile(rb"<(?:[\w.-]+:)?(?:rss|feed|rdf)[\s>/]", re.IGNORECASE)
 _PROLOG = re.compile(rb"^(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)*", re.DOTALL | re.IGNORECASE)
+# C0 controls (but tab and line breaks) and non-characters: nothing a reader needs, and XML output chokes on them
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def storable(text: str) -> str:
+    """Text SQLite can store and XML can carry: lone surrogates (from JSON escapes) and control codes go."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return _UNSTORABLE.sub("", text)
+
+
+def _storable_entry(entry: FeedEntry) -> FeedEntry | None:
+    """The entry with storable text; None when its title or link was nothing but control codes."""
+    changes: dict[str, Any] = {
+        f.name: storable(v) for f in dataclasses.fields(entry) if isinstance(v := getattr(entry, f.name), str)}
+    changes["title"] = _flat(changes["title"])
+    changes["url"] = changes["url"].strip()
+    changes["guid"] = changes["guid"].strip() or changes["url"]
+    changes["categories"] = _unique(storable(c) for c in entry.categories)
+    return dataclasses.replace(entry, **changes) if changes["title"] and changes["url"] else None
+
+
+def _storable_feed(feed: ParsedFeed) -> ParsedFeed:
+    entries = [e for e in map(_storable_entry, feed.entries) if e is not None]
+    return ParsedFeed(title=_flat(storable(feed.title)), site_url=storable(feed.site_url).strip(),
+                      language=_flat(storable(feed.language)), entries=entries,
+                      error=storable(feed.error) if feed.error else feed.error)
 
 
 def _head_bytes(content: bytes, size: int = 4096) -> bytes:
@@ -298,13 +328,14 @@ def parse_feed(content: bytes, url: str = "", content_type: str = "") -> ParsedF
     """Parse an RSS, Atom or JSON Feed document fetched from ``url``.
 
     Entry links are resolved against ``url``; entries lacking a link or a title are dropped and at most
-    ``MAX_ENTRIES`` are kept. A damaged document yields what could be recovered plus ``error``.
+    ``MAX_ENTRIES`` are kept. A damaged document yields what could be recovered plus ``error``. Every string
+    that comes back is valid Unicode without control codes.
     """
     if not content or not content.strip():
         return ParsedFeed(error="empty document")
     try:
         if _is_json(content, content_type):
-            return _parse_json_feed(content, url)
-        return _parse_xml_feed(content, url, content_type)
+            return _storable_feed(_parse_json_feed(content, url))
+        return _storable_feed(_parse_xml_feed(content, url, content_type))
     except Exception as exc:  # a parser bug on hostile input must not stop a crawl
-        return ParsedFeed(error=f"{type(exc).__name__}: {exc}")
+        return ParsedFeed(error=storable(f"{type(exc).__name__}: {exc}"))

@@ -1,24 +1,38 @@
-"""Polite HTTP fetching of feeds and article pages.
+"""Polite, guarded HTTP fetching of feeds and article pages.
 
 One ``Fetcher`` is shared by everything that polls the web. It keeps a small number of requests in flight per
 host, spaces request starts to one host, honours robots.txt on request, sends conditional GETs, caps body size
-and never raises for network trouble: every failure comes back as a ``FetchResult`` with ``error`` set.
+(decoded bytes, counted while inflating) and never raises for network trouble: every failure comes back as a
+``FetchResult`` with ``error`` set.
+
+URLs come from users and from feeds, so every connection goes through an ``AddressGuard``: the host name is
+resolved once, every address it resolves to is checked against the address policy (public addresses only,
+unless private networks are allowed), and the socket is opened to the address that was checked, so a DNS
+answer that changes between the check and the connection (rebinding) cannot steer a request inward. Each
+redirect hop opens its own connection and is checked the same way. TLS still verifies the certificate for the
+host name, and the Host header is the name.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import random
+import re
+import socket
 import time
-from collections.abc import AsyncIterator, Callable
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
+from typing import Any
 
+import httpcore
 import httpx
 from protego import Protego
 
@@ -30,6 +44,7 @@ _ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
     "text/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
 )
+_ACCEPT_ENCODING = "gzip, deflate"  # the codings _Inflater decodes with a bounded output
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 _ROBOTS_MAX_BYTES = 512 * 1024  # the first 500 KiB of a robots.txt is all crawlers are expected to read
 _ROBOTS_TTL = 24 * 3600.0  # RFC 9309: do not trust a cached robots.txt for longer than a day
@@ -63,8 +78,214 @@ class FetchResult:
         return 200 <= self.status < 300 and self.error is None
 
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# host, port -> the addresses the name resolves to (as strings), in the order to try them
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+# an address -> what makes it unfit to fetch from ("loopback", "private", ...), or None when it may be fetched
+AddressPolicy = Callable[[IPAddress], "str | None"]
+
+PRIVATE_KINDS = frozenset({"loopback", "private", "carrier-grade NAT"})
+_PRIVATE_HINT = "set TIDINGS_ALLOW_PRIVATE_NETWORKS=1 to allow private networks"
+_METADATA = frozenset(ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200"))
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_PRIVATE_NETS = tuple(
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NUMERIC_HOST = re.compile(r"^[0-9a-fA-FxX.]+$")
+
+
+def address_kind(ip: IPAddress) -> str | None:
+    """What makes ``ip`` other than a public unicast address, or None when it is public.
+
+    An IPv6 address that carries an IPv4 one (IPv4-mapped, NAT64, 6to4) is judged by the IPv4 address inside.
+    """
+    inner = _embedded_ipv4(ip)
+    if inner is not None:
+        return address_kind(inner)
+    if ip.is_unspecified:
+        return "unspecified"
+    if ip.is_loopback:
+        return "loopback"
+    if ip in _METADATA:
+        return "cloud metadata"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_multicast:
+        return "multicast"
+    if ip.version == 4 and ip in _CGNAT:
+        return "carrier-grade NAT"
+    if any(ip.version == net.version and ip in net for net in _PRIVATE_NETS):
+        return "private"
+    if not ip.is_global:
+        return "reserved"
+    return None
+
+
+def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return None
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.sixtofour
+
+
+def public_only(allow_private: bool = False) -> AddressPolicy:
+    """The default policy: public addresses only; with ``allow_private`` also loopback, private and CGNAT ones.
+
+    Link-local (cloud metadata included), unspecified, multicast and reserved addresses are never fetched from.
+    """
+    def policy(ip: IPAddress) -> str | None:
+        kind = address_kind(ip)
+        return None if kind is None or (allow_private and kind in PRIVATE_KINDS) else kind
+
+    return policy
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The host's addresses from the operating system's resolver."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """The address a host name spells literally, legacy IPv4 forms included (2130706433, 0x7f.1, 0177.0.0.1)."""
+    host = host.strip("[]")
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if _NUMERIC_HOST.match(host):
+        try:  # what the C library (and so the connection) would make of it
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+class AddressRefused(Exception):
+    """A connection the address policy does not allow; the message says why, for the user."""
+
+
+class AddressGuard:
+    """Resolves a host once and vets every address; the caller connects only to what ``vet`` returned."""
+
+    def __init__(self, policy: AddressPolicy, resolver: Resolver = system_resolver) -> None:
+        self.policy = policy
+        self.resolver = resolver
+
+    async def vet(self, host: str, port: int, timeout: float | None = None) -> list[str]:
+        literal = literal_address(host)
+        addresses = [literal] if literal is not None else await self._resolve(host, port, timeout)
+        for ip in addresses:
+            kind = self.policy(ip)
+            if kind:
+                raise AddressRefused(_refusal(host, ip, kind, resolved=literal is None))
+        return [str(ip) for ip in addresses]
+
+    async def _resolve(self, host: str, port: int, timeout: float | None) -> list[IPAddress]:
+        try:
+            found = await asyncio.wait_for(self.resolver(host, port), timeout)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc.strerror or exc}") from None
+        addresses: list[IPAddress] = []
+        for text in found:
+            try:
+                ip = ipaddress.ip_address(text)
+            except ValueError:
+                raise AddressRefused(f"refused: {host} resolves to {text!r}, which is no IP address") from None
+            if ip not in addresses:
+                addresses.append(ip)
+        if not addresses:
+            raise httpcore.ConnectError(f"cannot resolve {host}: no addresses")
+        return addresses
+
+
+def _refusal(host: str, ip: IPAddress, kind: str, *, resolved: bool) -> str:
+    what = f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} address"
+    if resolved:
+        message = f"refused: {host} resolves to {ip}, {what}"
+    elif _is_standard_literal(host):
+        message = f"refused: {host.strip('[]')} is {what}"
+    else:  # a legacy spelling: say which address it stands for
+        message = f"refused: {host} is {ip}, {what}"
+    return f"{message}; {_PRIVATE_HINT}" if kind in PRIVATE_KINDS else message
+
+
+def _is_standard_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Opens TCP connections only to addresses the guard vetted; TLS is then started for the host name."""
+
+    def __init__(self, guard: AddressGuard, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self._guard = guard
+        self._inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        last: Exception = httpcore.ConnectError(f"no address to connect to for {host}")
+        for address in await self._guard.vet(host, port, timeout):
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        raise last
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("Tidings does not fetch over unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport whose connection pool dials through an ``AddressGuard``.
+
+    httpx has no public setting for the network backend, so the pool it builds is replaced by one built the
+    same way with the guarded backend (httpcore's documented ``network_backend`` option).
+    """
+
+    def __init__(self, guard: AddressGuard, limits: httpx.Limits | None = None) -> None:
+        limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
+        super().__init__(trust_env=False, limits=limits)
+        if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
+            raise RuntimeError("this httpx version keeps its connection pool elsewhere; the guard cannot be fitted")
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_GuardedBackend(guard),
+        )
+
+
 @dataclass
 class FetchSettings:
+    """How the fetcher behaves. ``allow_private`` defaults to TIDINGS_ALLOW_PRIVATE_NETWORKS.
+
+    ``address_policy`` and ``resolver`` replace the default address checks and DNS lookups (tests use them).
+    """
+
     user_agent: str = USER_AGENT
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
@@ -74,7 +295,13 @@ class FetchSettings:
     per_host: int = 2
     min_delay: float = 1.0
     jitter: float = 0.5
-    allow_private: bool = False
+    allow_private: bool = field(default_factory=allow_private_from_env)
+    address_policy: AddressPolicy | None = field(default=None, repr=False)
+    resolver: Resolver | None = field(default=None, repr=False)
+
+    def guard(self) -> AddressGuard:
+        return AddressGuard(self.address_policy or public_only(self.allow_private),
+                            self.resolver or system_resolver)
 
 
 class HostLimiter:
@@ -134,7 +361,10 @@ class _Robots:
 
 
 class Fetcher:
-    """Shared HTTP client for feeds and pages; use as ``async with Fetcher() as f: await f.fetch(url)``."""
+    """Shared HTTP client for feeds and pages; use as ``async with Fetcher() as f: await f.fetch(url)``.
+
+    A ``transport`` given here replaces the guarded one, address checks included (tests of other layers).
+    """
 
     def __init__(
         self, settings: FetchSettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
@@ -143,12 +373,13 @@ class Fetcher:
         s = self.settings
         self._limiter = HostLimiter(s.per_host, s.min_delay, s.jitter)
         self._client = httpx.AsyncClient(
-            transport=transport,
-            headers={"User-Agent": s.user_agent, "Accept": _ACCEPT},
+            transport=transport or GuardedTransport(s.guard()),
+            headers={"User-Agent": s.user_agent, "Accept": _ACCEPT, "Accept-Encoding": _ACCEPT_ENCODING},
             timeout=httpx.Timeout(
                 connect=s.connect_timeout, read=s.read_timeout, write=s.read_timeout, pool=s.connect_timeout
             ),
             follow_redirects=False,  # followed by hand so every hop goes through the host limiter
+            trust_env=False,  # no proxies, .netrc credentials or CA overrides picked up from the environment
         )
         self._robots: dict[str, _Robots] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
@@ -172,10 +403,15 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         check_robots: bool = False,
+        max_bytes: int | None = None,
     ) -> FetchResult:
-        """GET ``url`` politely. ``elapsed`` is the whole call, waits for the host's turn included."""
+        """GET ``url`` politely. ``elapsed`` is the whole call, waits for the host's turn included.
+
+        ``max_bytes`` lowers the size cap for this fetch (article pages need less than feeds).
+        """
         started = time.monotonic()
-        result = await self._fetch(url, etag, last_modified, check_robots)
+        cap = self.settings.max_bytes if max_bytes is None else min(max_bytes, self.settings.max_bytes)
+        result = await self._fetch(url, etag, last_modified, check_robots, cap)
         result.elapsed = time.monotonic() - started
         return result
 
@@ -203,14 +439,14 @@ class Fetcher:
         return None
 
     async def _fetch(
-        self, url: str, etag: str | None, last_modified: str | None, check_robots: bool
+        self, url: str, etag: str | None, last_modified: str | None, check_robots: bool, max_bytes: int
     ) -> FetchResult:
         headers: dict[bytes, bytes] = {}
         for name, value in ((b"If-None-Match", etag), (b"If-Modified-Since", last_modified)):
             raw = _header_bytes(value)
             if raw:
                 headers[name] = raw
-        result = await self._get(url, headers, self.settings.max_bytes, check_robots)
+        result = await self._get(url, headers, max_bytes, check_robots)
         if result.status == 304:
             result.etag = result.etag or etag
             result.last_modified = result.last_modified or last_modified
@@ -253,6 +489,8 @@ class Fetcher:
                 return await asyncio.wait_for(self._exchange(target, headers, max_bytes), max(budget, 0.0))
             except (TimeoutError, httpx.TimeoutException):
                 return _Response(0, error="timeout")
+            except AddressRefused as exc:
+                return _Response(0, error=str(exc))
             except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, ValueError, OSError) as exc:
                 return _Response(0, error=_describe(exc))
 
@@ -271,18 +509,74 @@ class Fetcher:
 
 
 async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes | None:
-    """The decoded body, or None as soon as it grows past ``max_bytes`` (a small gzip can inflate hugely)."""
+    """The decoded body, or None as soon as it would pass ``max_bytes``.
+
+    The body is inflated here, never more than the room left under the cap at a time, so a small gzip that
+    inflates to gigabytes costs no more memory than the cap.
+    """
     declared = response.headers.get("content-length", "")
-    if _is_digits(declared) and "content-encoding" not in response.headers and int(declared) > max_bytes:
+    coding = response.headers.get("content-encoding", "")
+    if _is_digits(declared) and not coding and int(declared) > max_bytes:
         return None
+    inflater = _Inflater(coding)
     chunks: list[bytes] = []
     total = 0
-    async for chunk in response.aiter_bytes():
-        total += len(chunk)
-        if total > max_bytes:
+    async for raw in response.aiter_raw():
+        chunk = inflater.feed(raw, max_bytes - total)
+        if chunk is None:
             return None
+        total += len(chunk)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+class _Inflater:
+    """Content-Encoding (identity, gzip, deflate) decoded with a bounded output per call."""
+
+    def __init__(self, header: str) -> None:
+        codings = [c.strip().lower() for c in header.split(",") if c.strip().lower() not in ("", "identity")]
+        if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
+            raise httpx.DecodingError(f"unsupported content encoding: {header}")
+        self._coding = codings[0] if codings else ""
+        self._zlib = self._new()
+        self._started = False
+
+    def _new(self, raw_deflate: bool = False) -> Any:
+        if self._coding == "deflate":
+            return zlib.decompressobj(-zlib.MAX_WBITS if raw_deflate else zlib.MAX_WBITS)
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def feed(self, data: bytes, room: int) -> bytes | None:
+        """``data`` decoded, or None when that would take more than ``room`` bytes."""
+        if not self._coding:
+            return data if len(data) <= room else None
+        try:
+            return self._inflate(data, room)
+        except zlib.error as exc:
+            raise httpx.DecodingError(f"{self._coding}: {exc}") from None
+
+    def _inflate(self, data: bytes, room: int) -> bytes | None:
+        out = bytearray()
+        while data:
+            if not self._started and self._coding == "deflate" and not _zlib_header(data):
+                self._zlib = self._new(raw_deflate=True)  # servers send "deflate" with and without the header
+            self._started = True
+            out += self._zlib.decompress(data, room - len(out) + 1)
+            if len(out) > room:
+                return None
+            if not self._zlib.eof:
+                data = self._zlib.unconsumed_tail  # empty: output stopped short of the limit
+            elif self._coding != "deflate" and self._zlib.unused_data.startswith(b"\x1f\x8b"):
+                data = self._zlib.unused_data  # another gzip member follows
+                self._zlib = self._new()
+            else:
+                data = b""  # trailing bytes after the stream are ignored, as browsers do
+        return bytes(out)
+
+
+def _zlib_header(data: bytes) -> bool:
+    """Whether ``data`` starts with an RFC 1950 header (deflate method, valid check bits)."""
+    return len(data) < 2 or (data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0)
 
 
 def _to_result(url: str, final_url: str, response: _Response) -> FetchResult:

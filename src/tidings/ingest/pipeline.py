@@ -2,11 +2,16 @@
 
 The only ingest module that touches the store. Every function here is what the CLI, the scheduler and the API
 call alike. Input from the web never raises out of here: errors are recorded on the source or the item.
+
+Each article is stored in one transaction (row and sections together), so a crash leaves an article either
+wholly stored or not at all, and a rerun stores what is missing without storing anything twice. After each
+commit the ``tidings.progress`` logger says ``stored <url>`` (``report_progress`` sends it to a stream).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
@@ -14,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from statistics import median
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import urlparse
 
 from tidings.analysis.regions import detect_regions
@@ -24,7 +29,7 @@ from tidings.errors import UserError
 from tidings.ingest import schedule
 from tidings.ingest.discover import common_feed_paths, find_feed_links
 from tidings.ingest.extract import extract_page
-from tidings.ingest.feeds import looks_like_feed, parse_feed
+from tidings.ingest.feeds import looks_like_feed, parse_feed, storable
 from tidings.ingest.fetch import Fetcher, FetchResult
 from tidings.ingest.normalize import canonical_url, html_to_text, snippet, word_count
 from tidings.ingest.opml import export_opml as opml_document
@@ -33,6 +38,16 @@ from tidings.models import ArticleIn, FeedEntry, OpmlOutline, ParsedFeed
 from tidings.storage.store import Store
 
 log = logging.getLogger(__name__)
+progress = logging.getLogger("tidings.progress")
+
+
+def report_progress(stream: TextIO) -> None:
+    """Write one ``stored <url>`` line to ``stream`` after each article is committed (each line flushed)."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    progress.addHandler(handler)
+    progress.setLevel(logging.INFO)
+    progress.propagate = False
 
 
 @dataclass
@@ -72,19 +87,70 @@ def file_sections(store: Store, article_id: int, primary: str, title: str, text:
     store.set_sections(article_id, sections)
 
 
-def save_article(store: Store, article: ArticleIn, digest: str) -> str:
-    """Insert or update by identity (GUID, URL, canonical URL); returns "new", "updated" or "unchanged"."""
-    existing = store.find_article(article.source_id, article.guid, article.url, article.canonical_url)
-    if existing is None:
-        article_id = store.insert_article(article, digest)
-        outcome = "new"
-    elif existing["content_hash"] == digest:
-        return "unchanged"
-    else:
-        article_id = int(existing["id"])
-        store.update_article(article_id, article, digest)
-        outcome = "updated"
-    file_sections(store, article_id, article.section, article.title, article.text or article.summary)
+class RecentArticles:
+    """A source's recent articles by (title, published): the identity of last resort.
+
+    Some feeds mint a new GUID and a new URL for the same item on every poll; the same headline with the same
+    publication time from the same source is the same article.
+    """
+
+    def __init__(self, rows: Iterable[dict[str, Any]] = ()) -> None:
+        self._urls: dict[tuple[str, str], str] = {}
+        for r in rows:
+            self._remember(r["title"], r["published_at"], r["url"])
+
+    @staticmethod
+    def _key(title: str, published: str | None) -> tuple[str, str] | None:
+        words = " ".join(storable(title).split()).lower()
+        return (words, published) if words and published else None
+
+    def _remember(self, title: str, published: str | None, url: str) -> None:
+        key = self._key(title, published)
+        if key is not None:
+            self._urls.setdefault(key, url)
+
+    def add(self, article: ArticleIn) -> None:
+        self._remember(article.title, iso(article.published), article.url)
+
+    def url_of(self, title: str, published: datetime | None) -> str | None:
+        key = self._key(title, iso(published))
+        return self._urls.get(key) if key else None
+
+
+def _find(store: Store, article: ArticleIn, recent: RecentArticles | None) -> dict[str, Any] | None:
+    found = store.find_article(article.source_id, article.guid, article.url, article.canonical_url)
+    if found is None and recent is not None:
+        url = recent.url_of(article.title, article.published)
+        found = store.find_article(article.source_id, "", url) if url else None
+    return found
+
+
+def _clean_article(a: ArticleIn) -> ArticleIn:
+    changes: dict[str, Any] = {
+        f.name: storable(v) for f in dataclasses.fields(a) if isinstance(v := getattr(a, f.name), str)}
+    return dataclasses.replace(a, **changes)
+
+
+def save_article(store: Store, article: ArticleIn, digest: str, *, recent: RecentArticles | None = None) -> str:
+    """Insert or update by identity (GUID, URL, canonical URL, then ``recent``); returns "new", "updated" or
+    "unchanged". The row and its sections are committed together."""
+    article = _clean_article(article)
+    with store.transaction():
+        existing = _find(store, article, recent)
+        if existing is None:
+            article_id = store.insert_article(article, digest)
+            outcome, url = "new", article.url
+            if recent is not None:
+                recent.add(article)
+        elif existing["content_hash"] == digest:
+            return "unchanged"
+        else:
+            article_id = int(existing["id"])
+            store.update_article(article_id, article, digest)
+            row = store.article(article_id, with_text=False)
+            outcome, url = "updated", (row["url"] if row else article.url)
+        file_sections(store, article_id, article.section, article.title, article.text or article.summary)
+    progress.info("stored %s", url)
     return outcome
 
 
@@ -193,7 +259,7 @@ async def refresh_feed(store: Store, fetcher: Fetcher, source: dict[str, Any],
     await _store_entries(store, fetcher, source, entries, fulltext, settings, result)
     updates: dict[str, Any] = {"needs_fulltext": int(fulltext)}
     if not source["site_url"] and parsed.site_url:
-        updates["site_url"] = parsed.site_url
+        updates["site_url"] = storable(parsed.site_url)
     store.update_source(source["id"], **updates)
     _record_success(store, source, res, now, error=parsed.error or "")
     return result
@@ -201,10 +267,11 @@ async def refresh_feed(store: Store, fetcher: Fetcher, source: dict[str, Any],
 
 async def _store_entries(store: Store, fetcher: Fetcher, source: dict[str, Any], entries: list[FeedEntry],
                          fulltext: bool, settings: PollSettings, result: RefreshResult) -> None:
+    recent = RecentArticles(store.latest_articles(source_id=source["id"], limit=2 * len(entries) + 50))
     fresh: list[tuple[FeedEntry, str]] = []
     for e in entries:
         digest = content_hash(e.title, e.summary, e.content_html)
-        found = store.find_article(source["id"], e.guid, e.url, canonical_url(e.url))
+        found = _find(store, _identity(source, e), recent)
         if found is not None and found["content_hash"] == digest:
             result.unchanged += 1
         else:
@@ -212,14 +279,21 @@ async def _store_entries(store: Store, fetcher: Fetcher, source: dict[str, Any],
     pages: list[FetchResult | None] = [None] * len(fresh)
     if fulltext and fresh:
         todo = fresh[: settings.page_fetch_limit]
-        pages[: len(todo)] = await asyncio.gather(*(fetcher.fetch(e.url, check_robots=True) for e, _ in todo))
+        pages[: len(todo)] = await asyncio.gather(
+            *(fetcher.fetch(e.url, check_robots=True, max_bytes=settings.max_page_bytes) for e, _ in todo))
     for (entry, digest), page in zip(fresh, pages, strict=True):
         article = _article_from(source, entry, page)
-        outcome = save_article(store, article, digest)
+        outcome = save_article(store, article, digest, recent=recent)
         if outcome == "new":
             result.new += 1
         elif outcome == "updated":
             result.updated += 1
+
+
+def _identity(source: dict[str, Any], e: FeedEntry) -> ArticleIn:
+    """Just what identifies the article an entry would become."""
+    return _clean_article(ArticleIn(url=e.url, title=e.title, source_id=source["id"], guid=e.guid,
+                                    published=e.published, canonical_url=canonical_url(e.url)))
 
 
 def _article_from(source: dict[str, Any], e: FeedEntry, page: FetchResult | None) -> ArticleIn:
@@ -252,7 +326,7 @@ def _record_success(store: Store, source: dict[str, Any], res: FetchResult, now:
     interval = schedule.adaptive_interval(times)
     store.update_source(
         source["id"], etag=res.etag, last_modified=res.last_modified, last_polled_at=iso(now),
-        last_success_at=iso(now), last_status=res.status, error_count=0, last_error=error,
+        last_success_at=iso(now), last_status=res.status, error_count=0, last_error=storable(error),
         poll_interval=interval, next_poll_at=iso(schedule.next_poll(now, interval, max_age=res.max_age)))
 
 
@@ -260,21 +334,30 @@ def _record_failure(store: Store, source: dict[str, Any], res: FetchResult, now:
     errors = int(source["error_count"]) + 1
     wait = schedule.backoff(errors, int(source["poll_interval"]))
     store.update_source(
-        source["id"], last_polled_at=iso(now), last_status=res.status, error_count=errors, last_error=error,
+        source["id"], last_polled_at=iso(now), last_status=res.status, error_count=errors, last_error=storable(error),
         next_poll_at=iso(schedule.next_poll(now, wait, retry_after=res.retry_after)))
 
 
 async def refresh_sources(store: Store, fetcher: Fetcher, sources: list[dict[str, Any]],
                           settings: PollSettings | None = None) -> list[RefreshResult]:
-    """Refresh many feeds at once; the fetcher's per-host limits keep each host's load polite."""
+    """Refresh many feeds at once; the fetcher's per-host limits keep each host's load polite.
+
+    A source not done within ``settings.pass_timeout`` (a slow host with many feeds) is stopped, recorded as
+    failed and backed off, so one host never holds up the pass.
+    """
+    limit = (settings or PollSettings()).pass_timeout
+
     async def one(source: dict[str, Any]) -> RefreshResult:
         try:
-            return await refresh_feed(store, fetcher, source, settings)
+            return await asyncio.wait_for(refresh_feed(store, fetcher, source, settings), limit)
+        except TimeoutError:
+            error = f"timeout: not done within the {limit:g} s a poll pass allows"
         except Exception as exc:  # a bug must not stop the other sources: record it and go on
             log.exception("refreshing source %s failed", source["id"])
-            store.update_source(source["id"], error_count=int(source["error_count"]) + 1,
-                                last_error=f"internal error: {exc}", last_polled_at=iso(utcnow()))
-            return RefreshResult(source_id=source["id"], error=str(exc))
+            error = f"internal error: {type(exc).__name__}: {exc}"
+        url = source["feed_url"] or ""
+        _record_failure(store, source, FetchResult(url, url, 0), utcnow(), error)
+        return RefreshResult(source_id=source["id"], error=error)
 
     return list(await asyncio.gather(*(one(s) for s in sources)))
 
@@ -315,7 +398,7 @@ def import_jsonl(store: Store, lines: Iterable[str]) -> ImportReport:
         except ValueError as exc:
             report.errors.append((number, str(exc)))
             continue
-        name = obj["source"].strip()
+        name = storable(obj["source"].strip())
         if name not in sources:
             sources[name] = store.import_source(name)
         text = (obj.get("text") or "").strip()

@@ -29,7 +29,9 @@ def _collapse(rows: list[Row]) -> list[Row]:
         members = sorted(members, key=lambda r: (r.get("published_at") or "9999", -float(r["score"])))
         lead, copies = members[0], members[1:]
         best = max(members, key=lambda r: (-RELATION_ORDER.get(r["relation"], 2), float(r["score"])))
-        credited = next((a for a in (credited_agency(m.get("text") or "") for m in members) if a), None)
+        credited = None
+        if copies:  # only a collapsed group names its wire agency
+            credited = next((a for a in (credited_agency(m.get("text") or "") for m in members) if a), None)
         items.append({**lead, "score": best["score"], "relation": best["relation"], "copies": copies,
                       "also_carried_by": [c["source"] for c in copies], "credited": credited})
     return items

@@ -1,7 +1,8 @@
-"""The Tidings web application: the whole URL map on one screen.
+"""The Tidings web application: the whole URL map on one screen (the admin side is in ``admin``).
 
 HTML pages and their JSON twins call the same function in ``pages``; errors come back as a friendly page, or as
 ``{"error": ...}`` under /api/. Routes are plain ``def`` so the blocking Store runs in the thread pool.
+Reading is public; changes need the admin secret (see ``auth``).
 """
 
 from __future__ import annotations
@@ -14,15 +15,29 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tidings import __version__
+from tidings.errors import UserError
 from tidings.storage.store import Store
 from tidings.web import pages
+from tidings.web.actions import Analysis
+from tidings.web.admin import MAX_UPLOAD, UPLOAD_PATHS, install_admin
 from tidings.web.atom import FEED_SIZE, section_feed
+from tidings.web.auth import load_admin_secret, session_key
 from tidings.web.render import STATIC, render_error, render_page
 
 CSP = "default-src 'self'; img-src * data:; style-src 'self'; script-src 'none'"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",  # no page of Tidings is shown inside another site's frame (clickjacking)
+    "Referrer-Policy": "same-origin",  # outlets see no Tidings addresses; our own forms keep their Referer
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+SESSION_COOKIE = "tidings_session"
+SESSION_DAYS = 7
+MAX_BODY = 1024 * 1024  # forms and JSON bodies; import uploads may be up to MAX_UPLOAD
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")  # FastAPI's docs need their own scripts
 MAX_ID = 2**63 - 1  # SQLite's INTEGER range: larger ids are simply unknown
 
@@ -33,12 +48,23 @@ SearchQ = Annotated[str, Query(max_length=500)]
 Json = dict[str, Any]
 
 
-def create_app(store: Store) -> FastAPI:
+def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool = True) -> FastAPI:
+    """The whole site over ``store``. Changes need ``admin_secret``: by default TIDINGS_ADMIN_SECRET, else the
+    file beside the database (created when missing). With ``analyse`` false, articles added through the site
+    wait for the scheduler's next pass instead of being analysed here."""
+    secret = admin_secret or load_admin_secret(store.path).value
     app = FastAPI(title="Tidings", version=__version__, redoc_url=None,
-                  description="News from many outlets, grouped into sections and stories, with Similar News.")
+                  description="News from many outlets, grouped into sections and stories, with Similar News. "
+                              "Reading is public; changes need the admin secret as a bearer token.")
+    # Outermost last: headers on every response, then the body cap, then the signed session cookie.
+    app.add_middleware(SessionMiddleware, secret_key=session_key(secret), session_cookie=SESSION_COOKIE,
+                       max_age=SESSION_DAYS * 24 * 3600, same_site="lax")
+    app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_error_handlers(app)
+    app.state.analysis = Analysis(store, enabled=analyse)
+    install_admin(app, store, secret, app.state.analysis)
 
     # -- HTML pages ---------------------------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -155,6 +181,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def not_found(request: Request, exc: Exception) -> Response:
         return error_response(request, 404, str(exc) or "Not found.")
 
+    async def user_error(request: Request, exc: Exception) -> Response:
+        return error_response(request, 400, str(exc))
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         message = exc.detail if isinstance(exc.detail, str) else "Request failed."
@@ -163,6 +192,8 @@ def install_error_handlers(app: FastAPI) -> None:
         response = error_response(request, exc.status_code, message)
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code in (401, 403, 413, 429):
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     async def invalid(request: Request, exc: Exception) -> Response:
@@ -174,16 +205,28 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(request, 400, _describe(errors))
 
     async def crashed(request: Request, exc: Exception) -> Response:
-        return error_response(request, 500, "Tidings could not show this page. Please try again later.")
+        # This response leaves through the outermost layer, past SecurityHeaders: give it the headers here.
+        response = error_response(request, 500, "Tidings could not show this page. Please try again later.")
+        add_security_headers(response.headers, request.url.path)
+        return response
 
     app.add_exception_handler(pages.NotFound, not_found)
+    app.add_exception_handler(UserError, user_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(Exception, crashed)
 
 
+def add_security_headers(headers: MutableHeaders, path: str) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        headers[name] = value
+    if path not in DOCS_PATHS:
+        headers["Content-Security-Policy"] = CSP
+
+
 class SecurityHeaders:
-    """Adds the Content-Security-Policy and nosniff headers to every response (pure ASGI: no body buffering)."""
+    """Adds the Content-Security-Policy and the other security headers to every response (pure ASGI: no body
+    buffering)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -192,14 +235,49 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        strict = scope.get("path") not in DOCS_PATHS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["X-Content-Type-Options"] = "nosniff"
-                if strict:
-                    headers["Content-Security-Policy"] = CSP
+                add_security_headers(MutableHeaders(scope=message), scope.get("path", ""))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class BodyTooLarge(StarletteHTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"That is too much data: at most {limit // 1024} KiB may be sent here.")
+
+
+class BodyLimit:
+    """Caps request bodies (import uploads get more room): a declared length over the cap is refused before
+    any of it is read, and a body that runs over while streaming stops there."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        limit = MAX_UPLOAD if path.startswith(UPLOAD_PATHS) else MAX_BODY
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            request = Request(scope)
+            response = error_response(request, 413, BodyTooLarge(limit).detail)
+            response.headers["Connection"] = "close"
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, counted, send)

@@ -6,31 +6,34 @@ emitted for http(s) URLs.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
 from tidings.clock import parse_iso
-from tidings.web.pages import section_path
+from tidings.web.pages import http_url, section_path
+
+__all__ = ["STATIC", "TEMPLATES", "environment", "highlight", "http_url", "paragraphs", "render_error",
+           "render_page", "when"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 
 
-def http_url(value: Any) -> str:
-    """The URL itself if it is an absolute http(s) URL, else '' (no javascript:, data: or relative links)."""
-    if not isinstance(value, str):
-        return ""
-    url = value.strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return ""
-    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def printable(value: Any) -> Any:
+    """Every ``{{ value }}`` leaves without control characters (NUL, ESC...), which feeds do carry and browsers
+    mangle; markup the templates made themselves (macro output) passes as it is."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return _CONTROLS.sub("", value)
+    return value
 
 
 def when(value: Any) -> str:
@@ -67,7 +70,7 @@ def plural(count: int, word: str) -> str:
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+                      trim_blocks=True, lstrip_blocks=True, auto_reload=False, finalize=printable)
     env.filters.update(http_url=http_url, when=when, paragraphs=paragraphs, highlight=highlight, plural=plural,
                        section_path=section_path)
     return env
@@ -80,6 +83,7 @@ def render_page(template: str, data: dict[str, Any], *, active: str = "", status
 
 
 def render_error(status: int, message: str) -> HTMLResponse:
-    titles = {400: "Bad request", 404: "Not found", 500: "Something went wrong"}
+    titles = {400: "Bad request", 401: "Not logged in", 403: "Not allowed", 404: "Not found",
+              413: "Too much data", 429: "Too many attempts", 500: "Something went wrong"}
     return render_page("error.html", {"status": status, "title": titles.get(status, "Error"), "message": message},
                        status=status)

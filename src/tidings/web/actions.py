@@ -1,0 +1,193 @@
+"""Changes made through the web: the same ingest use cases the CLI calls, run off the server's event loop.
+
+The Store blocks (SQLite waits for the write lock), so each action runs in a worker thread, with its own event
+loop where the use case fetches over the network. Analysis after a change runs in one background thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+
+from tidings.analysis.embeddings import Embedder, get_embedder
+from tidings.errors import UserError
+from tidings.ingest import pipeline
+from tidings.ingest.fetch import Fetcher
+from tidings.storage.store import Store
+from tidings.web.pages import NotFound, one_line
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+T = TypeVar("T")
+
+FULLTEXT_CHOICES = ("auto", "always", "never")
+MAX_NAME = 200
+MAX_SECTION = 100
+MAX_URL = 2000
+MAX_REPORTED_ERRORS = 100
+
+
+class Analysis:
+    """Brings Similar News and stories up to date after a change, one pass at a time, in a background thread.
+
+    Requests made while a pass runs fold into one more pass. The embedding model loads once per app; the
+    vector index is rebuilt from the store for each pass, so articles another process (``tidings poll`` from
+    cron) added since are candidates too. With ``enabled`` false (``tidings run``, whose scheduler analyses
+    the backlog on its next tick) nothing runs here and two analysers never race over one backlog.
+    """
+
+    def __init__(self, store: Store, *, enabled: bool = True) -> None:
+        self.store = store
+        self.enabled = enabled
+        self._embedder: Embedder | None = None
+        self._cond = threading.Condition()
+        self._pending = False
+        self._thread: threading.Thread | None = None
+        self.passes = 0
+
+    def request(self) -> str:
+        """Ask for a pass; returns "queued", or "deferred" when the scheduler will do it."""
+        if not self.enabled:
+            return "deferred"
+        with self._cond:
+            self._pending = True
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="tidings-web-analysis", daemon=True)
+                self._thread.start()
+        return "queued"
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until no pass is queued or running; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._thread is None, timeout)
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                if not self._pending:
+                    self._thread = None
+                    self._cond.notify_all()
+                    return
+                self._pending = False
+            try:
+                self._run_once()
+            except Exception:  # keep serving; the backlog stays for the next pass or `tidings analyse`
+                log.exception("analysis after a change failed")
+
+    def _run_once(self) -> None:
+        from tidings.jobs import Analyser, analyse_backlog
+
+        if self._embedder is None:
+            self._embedder = get_embedder()
+        analyse_backlog(self.store, Analyser.open(self.store, self._embedder))
+        self.passes += 1
+
+
+def _fetching(use_case: Callable[[Fetcher], Awaitable[T]]) -> T:
+    """Run a fetching use case to the end in this (worker) thread, with a Fetcher set up as the CLI sets it."""
+    from tidings.jobs import fetch_settings_from_env
+
+    async def run() -> T:
+        async with Fetcher(fetch_settings_from_env()) as fetcher:
+            return await use_case(fetcher)
+
+    return asyncio.run(run())
+
+
+def _field(value: str, label: str, limit: int) -> str:
+    text = one_line(value)
+    if len(text) > limit:
+        raise UserError(f"{label} is too long (at most {limit} characters)")
+    return text
+
+
+def _fulltext(value: str) -> str:
+    if value not in FULLTEXT_CHOICES:
+        raise UserError("full text must be auto, always or never")
+    return value
+
+
+def _source(store: Store, source_id: int) -> Row:
+    row = store.source(source_id)
+    if row is None:
+        raise NotFound(f"There is no source {source_id}.")
+    return row
+
+
+# -- the actions -----------------------------------------------------------------------------------------
+
+
+async def add_source(store: Store, url: str, *, section: str = "", name: str = "", fulltext: str = "auto") -> Row:
+    """Add a feed by feed URL or site URL (UserError when none is found there)."""
+    url = url.strip()
+    if not url or len(url) > MAX_URL:
+        raise UserError("give the address of a feed or of a news site")
+    section, name = _field(section, "section", MAX_SECTION), _field(name, "name", MAX_NAME)
+    fulltext = _fulltext(fulltext)
+
+    def use_case(fetcher: Fetcher) -> Awaitable[Row]:
+        return pipeline.add_source(store, fetcher, url, section=section, name=name, fulltext=fulltext)
+
+    return await run_in_threadpool(_fetching, use_case)
+
+
+def edit_source(store: Store, source_id: int, *, name: str | None = None, section: str | None = None,
+                fulltext: str | None = None) -> Row:
+    """Change a source's name, section and full-text setting; only the fields given change."""
+    _source(store, source_id)
+    fields: dict[str, str] = {}
+    if name is not None:
+        fields["name"] = _field(name, "name", MAX_NAME)
+        if not fields["name"]:
+            raise UserError("a source needs a name")
+    if section is not None:
+        fields["section"] = _field(section, "section", MAX_SECTION)
+    if fulltext is not None:
+        fields["fulltext"] = _fulltext(fulltext)
+    if not fields:
+        raise UserError("nothing to change: give a name, a section or a full-text setting")
+    store.update_source(source_id, **fields)
+    return _source(store, source_id)
+
+
+def remove_source(store: Store, source_id: int) -> Row:
+    """Remove a source and its articles; returns the row as it was."""
+    row = _source(store, source_id)
+    store.remove_source(source_id)
+    return row
+
+
+async def refresh_source(store: Store, source_id: int) -> pipeline.RefreshResult:
+    """Poll one feed now, whether due or not."""
+    row = await run_in_threadpool(_source, store, source_id)
+    if not row.get("feed_url"):
+        raise UserError(f"“{row['name']}” holds imported articles and has no feed to poll")
+
+    def use_case(fetcher: Fetcher) -> Awaitable[pipeline.RefreshResult]:
+        return pipeline.refresh_feed(store, fetcher, row)
+
+    return await run_in_threadpool(_fetching, use_case)
+
+
+def import_opml(store: Store, content: bytes) -> Row:
+    added, existing = pipeline.import_opml(store, content)
+    return {"added": added, "existing": existing}
+
+
+def import_jsonl(store: Store, content: bytes) -> Row:
+    """Articles from JSON Lines; lines split on newlines only, as the command line reads a file."""
+    text = content.decode("utf-8", errors="replace")
+    report = pipeline.import_jsonl(store, text.split("\n"))
+    return {"imported": report.imported, "updated": report.updated, "unchanged": report.unchanged,
+            "skipped": len(report.errors),
+            "errors": [{"line": n, "message": m} for n, m in report.errors[:MAX_REPORTED_ERRORS]]}
+
+
+def describe_refresh(r: pipeline.RefreshResult) -> Row:
+    return {"status": r.status, "new": r.new, "updated": r.updated, "unchanged": r.unchanged, "error": r.error}
