@@ -1,0 +1,220 @@
+"""Pages under load: N concurrent clients for T seconds against a running `tidings serve`.
+
+    python -m benchmarks --only load [--quick] [--clients 32] [--seconds 30]
+
+Reusable pieces (another database, another server, the same measurement):
+
+``serving(db) -> Served``
+    A context manager that starts `tidings --db DB serve` on a free port of 127.0.0.1 and waits for the
+    first 200 from ``/api/stories?limit=1``; ``Served.cold_start`` is the seconds from process start to that
+    answer, ``Served.base_url`` where it listens, ``Served.proc`` the process. Stopped on exit.
+
+``paths_from_db(db, sample=300) -> dict[str, list[str]]``
+    Paths to request, by kind: ``article`` (/article/ID), ``section`` (/section/NAME), ``home`` (/) and
+    ``similar`` (/api/similar?url=...), sampled from the database.
+
+``await run_load(base_url, paths, clients=32, seconds=10.0, weights=None) -> dict[str, Stats]``
+    ``clients`` concurrent clients (one asyncio task each, sharing an httpx connection pool of that size),
+    each requesting a random path of a random kind (``weights`` by kind, default WEIGHTS) one after another
+    until ``seconds`` have passed. Returns a ``Stats`` per kind plus ``"all"``: requests, ``rate`` (req/s),
+    ``p50``/``p99`` latency in seconds, ``errors`` (any non-2xx answer or exception) and a few error samples.
+
+The clients run in the benchmark process on the same machine as the server, so on a small machine they take
+CPU from it: the figures are what one machine serves to itself, a floor for a dedicated server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+from urllib.parse import quote
+
+import httpx
+
+from benchmarks.common import Row, log, query, tidings_cmd, tidings_env
+
+WEIGHTS = {"article": 0.45, "section": 0.2, "home": 0.2, "similar": 0.15}
+READY_PATH = "/api/stories?limit=1"
+LABELS = {"article": "article pages /article/ID", "section": "section pages /section/NAME", "home": "home page /",
+          "similar": "JSON /api/similar?url=URL", "all": "all requests"}
+
+
+@dataclass
+class Stats:
+    """Latencies (seconds) and errors of one kind of request over a run of ``seconds``."""
+
+    kind: str
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def percentile(self, q: float) -> float:
+        """Nearest-rank percentile of the latencies (0 when there are none)."""
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        rank = max(1, -(-len(ordered) * q // 100))  # ceil(n * q / 100)
+        return ordered[int(rank) - 1]
+
+    @property
+    def p50(self) -> float:
+        return self.percentile(50)
+
+    @property
+    def p99(self) -> float:
+        return self.percentile(99)
+
+    def record(self, latency: float, error: str | None) -> None:
+        self.latencies.append(latency)
+        if error is not None:
+            self.errors += 1
+            if len(self.error_samples) < 5:
+                self.error_samples.append(error)
+
+
+async def run_load(base_url: str, paths: dict[str, list[str]], clients: int = 32, seconds: float = 10.0,
+                   *, weights: dict[str, float] | None = None, timeout: float = 30.0,
+                   seed: int = 1) -> dict[str, Stats]:
+    """See the module doc. Kinds without paths are left out; a request still running at the end is counted."""
+    kinds = [k for k in paths if paths[k]]
+    chosen = weights or WEIGHTS
+    kind_weights = [chosen.get(k, 0.1) for k in kinds]
+    stats = {k: Stats(k, seconds) for k in kinds}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=limits, trust_env=False) as client:
+        started = time.perf_counter()
+        deadline = started + seconds
+
+        async def one_client(n: int) -> None:
+            rnd = random.Random(seed * 1000 + n)
+            while time.perf_counter() < deadline:
+                kind = rnd.choices(kinds, kind_weights)[0]
+                path = rnd.choice(paths[kind])
+                t0 = time.perf_counter()
+                error: str | None = None
+                try:
+                    response = await client.get(path)
+                    if not 200 <= response.status_code < 300:
+                        error = f"HTTP {response.status_code} {path}"
+                except httpx.HTTPError as exc:
+                    error = f"{type(exc).__name__}: {exc} {path}"
+                stats[kind].record(time.perf_counter() - t0, error)
+
+        await asyncio.gather(*(one_client(n) for n in range(clients)))
+        elapsed = time.perf_counter() - started
+    total = Stats("all", elapsed)
+    for s in stats.values():
+        s.seconds = elapsed
+        total.latencies += s.latencies
+        total.errors += s.errors
+        total.error_samples += s.error_samples[: max(0, 5 - len(total.error_samples))]
+    return {**stats, "all": total}
+
+
+def paths_from_db(db: Path, sample: int = 300, seed: int = 3) -> dict[str, list[str]]:
+    """Request paths by kind, sampled from the articles and sections in ``db``."""
+    rnd = random.Random(seed)
+    articles = query(db, "SELECT id, url FROM articles ORDER BY id")
+    picked = rnd.sample(articles, min(sample, len(articles)))
+    sections = [str(r[0]) for r in query(db, "SELECT DISTINCT section FROM article_sections ORDER BY section")]
+    return {
+        "article": [f"/article/{r[0]}" for r in picked],
+        "section": [f"/section/{quote(s, safe='')}" for s in sections],
+        "home": ["/"],
+        "similar": [f"/api/similar?url={quote(str(r[1]), safe='')}" for r in picked],
+    }
+
+
+@dataclass
+class Served:
+    proc: subprocess.Popen[bytes]
+    base_url: str
+    cold_start: float
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(db: Path, *, timeout: float = 120.0) -> Iterator[Served]:
+    """`tidings --db DB serve` on 127.0.0.1, ready (first 200 from READY_PATH) before this yields."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty server must never block on it
+        started = time.perf_counter()
+        proc = subprocess.Popen(tidings_cmd("--db", str(db), "serve", "--host", "127.0.0.1", "--port", str(port)),
+                                env=tidings_env(), stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            cold = _wait_ready(proc, base + READY_PATH, started, timeout, err)
+            yield Served(proc, base, cold)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], url: str, started: float, timeout: float, err: IO[bytes]) -> float:
+    with httpx.Client(timeout=2.0, trust_env=False) as client:
+        while time.perf_counter() - started < timeout:
+            if proc.poll() is not None:
+                err.seek(0)
+                tail = err.read().decode("utf-8", "replace")[-600:]
+                raise RuntimeError(f"tidings serve exited with {proc.returncode}: {tail}")
+            try:
+                if client.get(url).status_code == 200:
+                    return time.perf_counter() - started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.02)
+    raise RuntimeError(f"tidings serve did not answer {url} within {timeout:g} s")
+
+
+def warm_up(base_url: str, paths: dict[str, list[str]], per_kind: int = 10) -> None:
+    """A few requests of every kind, one at a time, so caches, templates and lazy imports are loaded."""
+    with httpx.Client(base_url=base_url, timeout=60.0, trust_env=False) as client:
+        for kind_paths in paths.values():
+            for path in kind_paths[:per_kind]:
+                client.get(path)
+
+
+def run_load_benchmark(db: Path, *, clients: int, seconds: float, articles: int,
+                       rerun: str = "python -m benchmarks --only load") -> list[Row]:
+    """Rows: requests/s, p50 and p99 per page kind and in all, errors, over the ingest database."""
+    paths = paths_from_db(db)
+    with serving(db) as served:
+        warm_up(served.base_url, paths)
+        log(f"load: {clients} clients for {seconds:g} s against {served.base_url} ({articles} articles)")
+        stats = asyncio.run(run_load(served.base_url, paths, clients, seconds))
+    rows = []
+    for kind, s in stats.items():
+        what = LABELS.get(kind, kind)
+        value = (f"{s.rate:.1f} req/s, p50 {s.p50 * 1000:.0f} ms, p99 {s.p99 * 1000:.0f} ms, "
+                 f"{s.requests} requests, {s.errors} errors")
+        rows.append(Row(f"load {clients} clients x {seconds:g} s: {what}", value, "", "0 errors", rerun,
+                        met=s.errors == 0,
+                        error="; ".join(s.error_samples) if s.errors else ""))
+    return rows

@@ -1,0 +1,189 @@
+"""The benchmark suite: its pieces on small inputs, and `python -m benchmarks --quick` end to end.
+
+The end-to-end run checks that the table comes out with every row and no errors, never how fast anything was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import shared_data
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.load import Stats, run_load  # noqa: E402
+from benchmarks.newsweb import FixtureWeb, Route, addresses, etag_of, own_page  # noqa: E402
+from benchmarks.profile import CUT, NATIVE, STARTUP, summarise  # noqa: E402
+
+from tidings.ingest.extract import extract_page  # noqa: E402
+
+RAW_PROFILE = """\
+process 7:"tidings poll";<module> (tidings/__main__.py:3);<module> (tidings/cli.py:1) 5
+process 7:"tidings poll";<module> (tidings/__main__.py:3);main (tidings/cli.py:300);cmd_poll (tidings/cli.py:57);\
+poll (tidings/jobs.py:200);_run (asyncio/events.py:80);refresh_feed (tidings/ingest/pipeline.py:250);\
+extract_page (tidings/ingest/extract.py:40);extract (trafilatura/core.py:10) 30
+process 7:"tidings poll";<module> (tidings/__main__.py:3);main (tidings/cli.py:300);cmd_poll (tidings/cli.py:57);\
+poll (tidings/jobs.py:200);analyse_backlog (tidings/jobs.py:70);\
+MiniLMEmbedder.embed (tidings/analysis/embeddings.py:50);\
+Linear.forward (torch/nn/modules/linear.py:5) 40
+process 7:"tidings poll";<module> (tidings/__main__.py:3);main (tidings/cli.py:300);cmd_poll (tidings/cli.py:57);\
+poll (tidings/jobs.py:200);analyse_backlog (tidings/jobs.py:70);\
+MiniLMEmbedder.embed (tidings/analysis/embeddings.py:51);\
+Linear.forward (torch/nn/modules/linear.py:9) 10
+process 7:"tidings poll";<module> (tidings/__main__.py:3);main (tidings/cli.py:300);cmd_poll (tidings/cli.py:57);\
+poll (tidings/jobs.py:200);analyse_backlog (tidings/jobs.py:70);_link (tidings/jobs.py:90);\
+Store.execute (tidings/storage/store.py:12) 10
+process 7:"tidings poll" 5
+process 7:"tidings poll";AsyncClient.send (httpx/_client.py:1600);connect (httpcore/_sync.py:3) 2
+not a stack line
+"""
+
+
+def test_profile_summary_counts_self_time_areas_and_phases() -> None:
+    p = summarise(RAW_PROFILE, "test")
+    assert p.samples == 102
+    assert p.self_time[0] == ("Linear.forward (torch/nn/modules/linear.py)", 50)  # lines of one function add up
+    areas = dict(p.areas)
+    assert areas["embedding model (torch, transformers)"] == 50
+    assert areas["page extraction (trafilatura, lxml, htmldate)"] == 30
+    assert areas["SQLite (tidings storage)"] == 10
+    assert areas[NATIVE] == 5  # stacks with only the process frame
+    phases = dict(p.phases)
+    assert phases[STARTUP] == 5  # before any cmd_ function ran; native-only samples are no phase
+    assert phases["analyse backlog (analyse_backlog)"] == 60
+    assert phases["  embed (sentence model, load included)"] == 50
+    assert phases["  extract_page (synchronous, on the event loop)"] == 30
+    assert phases["fetch, extract and store, per feed (refresh_feed)"] == 30
+    assert phases["  _link (Similar News, copies, stories)"] == 10
+    assert phases[CUT] == 2  # a stack cut at a coroutine: counted, but given to no phase
+    assert areas["HTTP client and event loop (httpx, httpcore, asyncio)"] == 2
+
+
+def test_stats_percentiles_are_nearest_rank() -> None:
+    s = Stats("x", seconds=2.0, latencies=[float(i) for i in range(1, 101)])
+    assert (s.p50, s.p99, s.percentile(100), s.rate) == (50.0, 99.0, 100.0, 50.0)
+    assert Stats("y", 1.0).p99 == 0.0
+
+
+def test_fixture_web_answers_conditional_gets_and_records_limits() -> None:
+    when = format_datetime(datetime(2024, 5, 1, tzinfo=UTC), usegmt=True)
+    tag = etag_of("feed", 1)
+    with FixtureWeb(addresses(1, "127.0.0.1")) as web:
+        host = web.hosts[0]
+        url = web.add(host, "/feed.xml", Route(b"<rss/>", "application/rss+xml", etag=tag, last_modified=when))
+        with httpx.Client(trust_env=False) as client:
+            first = client.get(url)
+            time.sleep(0.25)
+            by_tag = client.get(url, headers={"If-None-Match": tag})
+            gap = web.stats[host].min_gap
+            stale_tag = client.get(url, headers={"If-None-Match": '"other"', "If-Modified-Since": when})
+            by_date = client.get(url, headers={"If-Modified-Since": when})
+            missing = client.get(web.base[host] + "/nothing")
+        assert (first.status_code, first.content, first.headers["etag"]) == (200, b"<rss/>", tag)
+        assert (by_tag.status_code, by_tag.content) == (304, b"")
+        assert stale_tag.status_code == 200  # If-None-Match wins over If-Modified-Since
+        assert by_date.status_code == 304
+        assert missing.status_code == 404
+        stats = web.stats[host]
+        assert stats.requests == 5 and stats.max_in_flight == 1 and stats.connections == 1  # kept alive
+        assert 0.25 <= gap < 5 and stats.min_gap < gap  # the later requests came back to back
+        assert dict(stats.statuses) == {200: 2, 304: 2, 404: 1}
+
+
+def test_run_load_counts_errors_per_kind() -> None:
+    with FixtureWeb(addresses(1, "127.0.0.1")) as web:
+        host = web.hosts[0]
+        web.add(host, "/ok", Route(b"fine"))
+        stats = asyncio.run(run_load(web.base[host], {"good": ["/ok"], "bad": ["/missing"]}, clients=4,
+                                     seconds=0.5, weights={"good": 1.0, "bad": 1.0}))
+    assert stats["good"].requests > 0 and stats["good"].errors == 0
+    assert stats["bad"].requests > 0 and stats["bad"].errors == stats["bad"].requests
+    assert "HTTP 404" in stats["bad"].error_samples[0]
+    assert stats["all"].requests == stats["good"].requests + stats["bad"].requests
+    assert stats["all"].errors == stats["bad"].errors
+
+
+EXPECTED_ROWS = [
+    "ingest: articles stored with text from their page (10 feeds, 5 hosts)",
+    "ingest: HTTP requests served",
+    "ingest: longest stall between opening a connection and sending its request",
+    "ingest: connections the fixture server closed after 60 s without a request",
+    "ingest: sources add x10",
+    "ingest: poll --all (fetch, extract, embed, link, stories)",
+    "ingest: end to end (sources add + poll)",
+    "ingest: poll --all alone",
+    "embedding model alone, same texts",
+    "ingest/model ratio (end to end)",
+    "poll/model ratio",
+    "ingest/model ratio by CPU time",
+    "import: tidings import of the same articles",
+    "import/model ratio",
+    "import/model ratio by CPU time",
+    "load 32 clients x 8 s: article pages",
+    "load 32 clients x 8 s: section pages",
+    "load 32 clients x 8 s: home page",
+    "load 32 clients x 8 s: JSON /api/similar",
+    "load 32 clients x 8 s: all requests",
+    "serve cold start",
+    "serve RSS after warm-up, 500 articles",
+    "serve RSS after warm-up, empty database",
+    "serve RSS per 100k articles",
+    "poller peak RSS, tidings poll --all ingesting 500 articles",
+    "poller baseline",
+    "poller vector index",
+    "poller peak RSS on a 100k archive",
+    "database main file + WAL",
+    "database per 100k articles",
+    "database bytes per article",
+    "polling: sources (40 hosts x 25 feeds)",
+    "polling: first pass, priming",
+    "polling: timed pass, mostly 304",
+    "polling: lower bound from per-host limits",
+    "polling: timed pass / lower bound",
+    "polling: responses in the timed pass",
+    "polling: new articles in the timed pass",
+    "polling: most requests in flight at once on one host",
+    "polling: shortest gap between request starts on one host",
+    "polling: request starts under 1 s after the previous on their host",
+    "polling: longest stall between opening a connection and sending its request",
+    "polling: TCP connections opened in the timed pass",
+    "polling: peak RSS of the timed tidings poll",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_quick_benchmarks_print_every_row_without_errors() -> None:
+    data = shared_data("basil").parent
+    env = {k: v for k, v in os.environ.items() if k != "TIDINGS_EMBEDDER"}
+    run = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--data", str(data)], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=1400)
+    out = run.stdout
+    assert run.returncode == 0, f"exit {run.returncode}\n{out}\n{run.stderr[-3000:]}"
+    lines = out.splitlines()
+    assert lines[0].startswith("Machine: ") and "cores" in lines[0] and "SQLite" in lines[0]
+    missing = [row for row in EXPECTED_ROWS if not any(line.startswith(row) for line in lines)]
+    assert not missing, f"rows missing from the table: {missing}\n{out}"
+    assert "errors: 0;" in out and "ERROR" not in out
+    load_rows = [line for line in lines if line.startswith("load ")]
+    assert len(load_rows) == 5 and all(", 0 errors" in line for line in load_rows), "\n".join(load_rows)
+
+
+def test_real_pages_are_served_as_their_own_url() -> None:
+    raw = (b'<html><HEAD><link href="https://news.example/a" rel="canonical"><meta property="og:url" '
+           b'content="https://news.example/a"></head><body><p>Text.</p></body></html>')
+    url = "http://127.0.0.2:8000/news/1/a.html"
+    page = own_page(raw, url, edition=3)
+    assert b"news.example" not in page and page.endswith(b"<!-- edition 3 -->\n")
+    assert extract_page(page, url).canonical_url == url
