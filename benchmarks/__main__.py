@@ -1,11 +1,15 @@
 """Tidings' performance benchmarks: one command, one table.
 
-    python -m benchmarks [--quick] [--markdown] [--only ingest,polling,load,footprint] [--data DIR]
+    python -m benchmarks [--quick] [--markdown] [--only ingest,load,footprint,polling,scale] [--data DIR]
+                         [--scale-sizes 10000,100000,1000000] [--workdir DIR]
 
-Full mode: 50 feeds x 100 article pages for ingest, 10,000 sources (200 hosts x 50 feeds) for polling, 30 s of
-load. ``--quick`` (for CI, under 3 minutes on a small machine): 10 feeds x 50 pages, 1,000 sources (40 x 25),
-8 s of load. The fixture news web runs on loopback addresses 127.0.0.2 and up (Linux). The article texts come
-from the shared data folder beside the checkout (``--data``); without it the command exits 2.
+Full mode: 50 feeds x 100 article pages for ingest, 10,000 sources (200 hosts x 50 feeds) for polling, 15 s of
+load per kind of page, archives of 10k, 100k and 1M articles for Similar News at scale (the 1M build takes about
+an hour on two cores: keep it with ``--workdir`` and later runs measure it again without rebuilding).
+``--quick`` (for CI, under 3 minutes on a small machine): 10 feeds x 50 pages, 1,000 sources (40 x 25), 4 s of
+load per kind, a 3,000-article archive. The fixture news web runs on loopback addresses 127.0.0.2 and up
+(Linux). The article texts come from the shared data folder beside the checkout (``--data``); without it the
+command exits 2. Pages under load use wrk when it is installed (see benchmarks/load.py).
 
 Each row gives what was measured, the value, its unit, the goal where there is one, and the command that
 reproduces it. Comparisons are made side by side in one run (ratios) because a shared machine is noisy.
@@ -33,7 +37,7 @@ if str(REPO / "src") not in sys.path:  # run from a checkout without installing 
 if TYPE_CHECKING:
     from benchmarks.ingest import IngestResult
 
-SECTIONS = ("ingest", "load", "footprint", "polling")
+SECTIONS = ("ingest", "load", "footprint", "polling", "scale")
 
 
 @dataclass
@@ -48,12 +52,15 @@ class Mode:
     cold_runs: int
     profile: bool
     profile_feeds: int
+    scale_sizes: str
+    scale_seconds: float  # load per kind of page on the largest archive (0: none)
 
 
-QUICK = Mode(feeds=10, per_feed=50, ingest_hosts=5, poll_hosts=40, poll_feeds_per_host=25, clients=32, seconds=8.0,
-             cold_runs=3, profile=False, profile_feeds=2)
+QUICK = Mode(feeds=10, per_feed=50, ingest_hosts=5, poll_hosts=40, poll_feeds_per_host=25, clients=32, seconds=4.0,
+             cold_runs=3, profile=False, profile_feeds=2, scale_sizes="3000", scale_seconds=0.0)
 FULL = Mode(feeds=50, per_feed=100, ingest_hosts=10, poll_hosts=200, poll_feeds_per_host=50, clients=32,
-            seconds=30.0, cold_runs=3, profile=True, profile_feeds=10)
+            seconds=15.0, cold_runs=3, profile=True, profile_feeds=10, scale_sizes="10000,100000,1000000",
+            scale_seconds=15.0)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -65,7 +72,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
     p.add_argument("--workdir", type=Path, help="keep databases, feeds and profiles here (default: a temp dir)")
     p.add_argument("--clients", type=int, help="concurrent clients for the load benchmark (default 32)")
-    p.add_argument("--seconds", type=float, help="seconds of load (default 30, quick 8)")
+    p.add_argument("--seconds", type=float, help="seconds of load per kind of page (default 15, quick 4)")
+    p.add_argument("--scale-sizes", help="archive sizes for Similar News at scale (default 10000,100000,1000000; "
+                                         "quick 3000)")
     p.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None,
                    help="profile a second ingest with py-spy (default: on in full mode)")
     return p.parse_args(argv)
@@ -129,6 +138,7 @@ def run(args: argparse.Namespace, work: Path) -> tuple[list[Row], list[str]]:
     from benchmarks.ingest import run_ingest
     from benchmarks.load import run_load_benchmark
     from benchmarks.polling import run_polling
+    from benchmarks.scale import run_scale
 
     mode = QUICK if args.quick else FULL
     wanted = {s.strip() for s in args.only.split(",") if s.strip()}
@@ -169,6 +179,12 @@ def run(args: argparse.Namespace, work: Path) -> tuple[list[Row], list[str]]:
         rows += guarded("polling", args, lambda: run_polling(
             args.data, work, hosts=mode.poll_hosts, feeds_per_host=mode.poll_feeds_per_host,
             rerun=rerun_command(args, "polling")))
+    if "scale" in wanted:
+        sizes = [int(x) for x in (args.scale_sizes or mode.scale_sizes).split(",")]
+        rows += guarded("scale", args, lambda: run_scale(
+            work, sizes, clients=args.clients or mode.clients,
+            seconds=mode.scale_seconds if args.seconds is None or not mode.scale_seconds else args.seconds,
+            rerun=rerun_command(args, "scale")))
     if ingest is not None and ingest.profile is not None:
         notes.extend(ingest.profile.lines())
     return rows, notes

@@ -108,38 +108,66 @@ class Measured:
 
 def run_measured(cmd: Sequence[str], env: Mapping[str, str], *, timeout: float = 3600.0,
                  cwd: Path | None = None) -> Measured:
-    """Run ``cmd`` to the end; wall time from start to exit, peak RSS from the kernel's accounting (wait4).
+    """Run ``cmd`` to the end: wall time from start to exit, CPU time from wait4, peak RSS.
 
-    wait4 reports the child's own peak (and that of any children it waited for), unlike
-    RUSAGE_CHILDREN, which keeps the largest of every child this process ever had.
+    The peak is the process's own high-water mark (VmHWM), sampled from /proc while it runs. The kernel's
+    ru_maxrss is no good here: Linux carries the parent's resident size at fork into the child's figure, so
+    every child of a large benchmark process would seem at least that large. Without /proc, ru_maxrss it is.
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(list(cmd), env=dict(env), stdout=out, stderr=err, cwd=cwd)
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
+        peak = _HighWater(proc.pid)
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         finally:
             timer.cancel()
+            peak.stop()
         seconds = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is bytes on macOS, KiB on Linux
-        return Measured(proc.returncode, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * scale,
+        return Measured(proc.returncode, seconds, usage.ru_utime + usage.ru_stime,
+                        peak.value or usage.ru_maxrss * scale,
                         out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"))
 
 
-def rss_of(pid: int) -> int:
-    """Resident memory of a running process in bytes (Linux /proc), or 0 where that cannot be read."""
+class _HighWater:
+    """Samples a running process's VmHWM (its peak resident memory) every ``interval`` seconds."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        self.pid, self.interval, self.value = pid, interval, 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.is_set():
+            self.value = max(self.value, proc_status(self.pid, "VmHWM"))
+            self._done.wait(self.interval)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def proc_status(pid: int | str, field: str) -> int:
+    """A memory field of /proc/PID/status (VmRSS, VmHWM, ...) in bytes; 0 where it cannot be read."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
     return 0
+
+
+def rss_of(pid: int) -> int:
+    """Resident memory of a running process in bytes (Linux /proc), or 0 where that cannot be read."""
+    return proc_status(pid, "VmRSS")
 
 
 def db_bytes(db: Path) -> tuple[int, int]:

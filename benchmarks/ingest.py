@@ -30,7 +30,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from benchmarks.common import REPO, Row, log, median, query, run_measured, shown, tidings_cmd, tidings_env
+from benchmarks.common import (
+    REPO,
+    Row,
+    log,
+    median,
+    proc_status,
+    query,
+    run_measured,
+    shown,
+    tidings_cmd,
+    tidings_env,
+)
 from benchmarks.corpus import Article, load_docs, plan_articles
 from benchmarks.newsweb import SECTIONS, FixtureWeb, PageTemplate, Route, addresses, outlet_name, page_route, rss
 from benchmarks.profile import Profile, profile_command, read_profile
@@ -171,6 +182,7 @@ def run_ingest(data: Path, work: Path, *, feeds: int, per_feed: int, hosts: int,
             statuses, _, _ = web.totals()
             first_wait = max(s.max_first_wait for s in web.stats.values())
             timeouts = sum(s.timeouts for s in web.stats.values())
+            connections = sum(s.connections for s in web.stats.values())
             log("ingest: the model alone, round 2")
             floor.round()
             log("ingest: tidings import of the same articles")
@@ -205,6 +217,8 @@ def run_ingest(data: Path, work: Path, *, feeds: int, per_feed: int, hosts: int,
             "", cmd),
         Row("ingest: connections the fixture server closed after 60 s without a request", timeouts,
             "connections", "0", cmd, met=timeouts == 0),
+        Row("ingest: TCP connections opened (sources add and poll)", connections,
+            f"for {sum(statuses.values()):,} requests", "", cmd),
         Row(f"ingest: sources add x{feeds} (one process each)", add_seconds, "s", "", cmd),
         Row("ingest: poll --all (fetch, extract, embed, link, stories)", polled.seconds, "s", "", cmd,
             error="" if polled_counts and polled_counts.group(4) == "0" else polled.stdout.strip()[-300:]),
@@ -271,13 +285,7 @@ def embed_floor(path: Path, rounds: int, commands: IO[str], answers: IO[str]) ->
 
 def peak_rss_self() -> int:
     """This process's peak resident memory in bytes (Linux /proc; 0 elsewhere)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
+    return proc_status("self", "VmHWM")
 
 
 def main(argv: list[str]) -> int:

@@ -19,14 +19,21 @@ Reusable pieces (another database, another server, the same measurement):
     until ``seconds`` have passed. Returns a ``Stats`` per kind plus ``"all"``: requests, ``rate`` (req/s),
     ``p50``/``p99`` latency in seconds, ``errors`` (any non-2xx answer or exception) and a few error samples.
 
-The clients run in the benchmark process on the same machine as the server, so on a small machine they take
-CPU from it: the figures are what one machine serves to itself, a floor for a dedicated server.
+``pages_under_load(db, clients=32, seconds=30, label=..., rerun=...) -> list[Row]``
+    Each kind of page on its own, with `tidings serve`'s page cache on (as it runs) and off (every request
+    rendered: the worst case, a reader population too spread out for any cache). The load comes from wrk (C,
+    two threads) when it is installed, else from ``run_load``: on a small machine the client shares the CPU
+    with the server, and the asyncio client took most of it (measured: 253 req/s with it against 787 with wrk
+    on the same server), so its figures are a floor for what the server can do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -157,14 +164,15 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def serving(db: Path, *, timeout: float = 120.0) -> Iterator[Served]:
-    """`tidings --db DB serve` on 127.0.0.1, ready (first 200 from READY_PATH) before this yields."""
+def serving(db: Path, *, timeout: float = 120.0, env: dict[str, str | None] | None = None) -> Iterator[Served]:
+    """`tidings --db DB serve` on 127.0.0.1, ready (first 200 from READY_PATH) before this yields; ``env`` adds
+    variables (None removes one)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty server must never block on it
         started = time.perf_counter()
         proc = subprocess.Popen(tidings_cmd("--db", str(db), "serve", "--host", "127.0.0.1", "--port", str(port)),
-                                env=tidings_env(), stdout=subprocess.DEVNULL, stderr=err)
+                                env=tidings_env(**(env or {})), stdout=subprocess.DEVNULL, stderr=err)
         try:
             cold = _wait_ready(proc, base + READY_PATH, started, timeout, err)
             yield Served(proc, base, cold)
@@ -201,20 +209,101 @@ def warm_up(base_url: str, paths: dict[str, list[str]], per_kind: int = 10) -> N
                 client.get(path)
 
 
+@dataclass
+class Measured:
+    """One kind of page under load, from wrk or from run_load."""
+
+    kind: str
+    tool: str
+    requests: int
+    rate: float
+    p50: float  # seconds
+    p99: float
+    errors: int
+    error_samples: list[str] = field(default_factory=list)
+
+    def cell(self) -> str:
+        return (f"{self.rate:,.0f} req/s, p50 {self.p50 * 1000:.1f} ms, p99 {self.p99 * 1000:.1f} ms, "
+                f"{self.requests:,} requests, {self.errors} errors")
+
+
+_WRK_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+
+
+def parse_wrk(kind: str, out: str) -> Measured:
+    """The figures of ``wrk --latency`` output: requests, rate, p50, p99, non-2xx answers and socket errors."""
+    def latency(pct: str) -> float:
+        m = re.search(rf"^\s*{pct}%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
+        if not m:
+            raise RuntimeError(f"no {pct}% latency in wrk output: {out[-400:]}")
+        return float(m.group(1)) * _WRK_UNITS[m.group(2)]
+
+    total = re.search(r"^\s*(\d+) requests in", out, re.M)
+    rate = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
+    if not total or not rate:
+        raise RuntimeError(f"unexpected wrk output: {out[-400:]}")
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(int(x) for x in sockets.groups()) if sockets else 0)
+    samples = [line.strip() for line in out.splitlines() if "Non-2xx" in line or "Socket errors" in line]
+    return Measured(kind, "wrk", int(total.group(1)), float(rate.group(1)), latency("50"), latency("99"), errors,
+                    samples)
+
+
+def wrk_load(base_url: str, kind: str, paths: list[str], clients: int, seconds: float) -> Measured:
+    """wrk (C, two threads) with ``clients`` connections, each request a random one of ``paths``."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write("local paths = {" + ",".join(json.dumps(p) for p in paths) + "}\n"
+                     "math.randomseed(7)\n"
+                     "request = function() return wrk.format('GET', paths[math.random(#paths)]) end\n")
+    try:
+        out = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency",
+                              "--timeout", "30s", "-s", script.name, base_url],
+                             capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    finally:
+        Path(script.name).unlink()
+    return parse_wrk(kind, out)
+
+
+def measure_kinds(base_url: str, paths: dict[str, list[str]], clients: int, seconds: float) -> list[Measured]:
+    """Each kind of page on its own for ``seconds``: wrk when installed (it takes little CPU from the server on
+    a small machine), else this module's asyncio client."""
+    out = []
+    for kind, kind_paths in paths.items():
+        if not kind_paths:
+            continue
+        if shutil.which("wrk"):
+            out.append(wrk_load(base_url, kind, kind_paths, clients, seconds))
+            continue
+        s = asyncio.run(run_load(base_url, {kind: kind_paths}, clients, seconds))[kind]
+        out.append(Measured(kind, "asyncio client", s.requests, s.rate, s.p50, s.p99, s.errors, s.error_samples))
+    return out
+
+
+def pages_under_load(db: Path, *, clients: int, seconds: float, label: str, rerun: str,
+                     p99_goal_ms: float | None = None, sample: int = 2000) -> list[Row]:
+    """Rows for each kind of page, with the page cache on (as served) and off (every request rendered)."""
+    paths = paths_from_db(db, sample=sample)
+    rows = []
+    settings: list[tuple[str, dict[str, str | None]]] = [("page cache on", {}),
+                                                         ("page cache off", {"TIDINGS_PAGE_CACHE_MB": "0"})]
+    for cache, env in settings:
+        with serving(db, env=env) as served:
+            warm_up(served.base_url, paths)
+            log(f"load: {clients} clients x {seconds:g} s per kind of page, {cache}, {label}")
+            results = measure_kinds(served.base_url, paths, clients, seconds)
+        for m in results:
+            goal, met = "0 errors", m.errors == 0
+            if p99_goal_ms is not None and m.kind == "article":
+                goal, met = f"p99 < {p99_goal_ms:g} ms, 0 errors", met and m.p99 * 1000 < p99_goal_ms
+            rows.append(Row(f"{label}: {LABELS.get(m.kind, m.kind)}, {clients} clients x {seconds:g} s, {cache} "
+                            f"({m.tool})", m.cell(), "", goal, rerun, met=met,
+                            error="; ".join(m.error_samples) if m.errors else ""))
+    return rows
+
+
 def run_load_benchmark(db: Path, *, clients: int, seconds: float, articles: int,
                        rerun: str = "python -m benchmarks --only load") -> list[Row]:
-    """Rows: requests/s, p50 and p99 per page kind and in all, errors, over the ingest database."""
-    paths = paths_from_db(db)
-    with serving(db) as served:
-        warm_up(served.base_url, paths)
-        log(f"load: {clients} clients for {seconds:g} s against {served.base_url} ({articles} articles)")
-        stats = asyncio.run(run_load(served.base_url, paths, clients, seconds))
-    rows = []
-    for kind, s in stats.items():
-        what = LABELS.get(kind, kind)
-        value = (f"{s.rate:.1f} req/s, p50 {s.p50 * 1000:.0f} ms, p99 {s.p99 * 1000:.0f} ms, "
-                 f"{s.requests} requests, {s.errors} errors")
-        rows.append(Row(f"load {clients} clients x {seconds:g} s: {what}", value, "", "0 errors", rerun,
-                        met=s.errors == 0,
-                        error="; ".join(s.error_samples) if s.errors else ""))
-    return rows
+    """Pages under load on the ingest database."""
+    return pages_under_load(db, clients=clients, seconds=seconds, label=f"load, {articles:,} articles",
+                            rerun=rerun, sample=300)

@@ -22,6 +22,7 @@ from conftest import shared_data
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.common import run_measured  # noqa: E402
 from benchmarks.load import Stats, run_load  # noqa: E402
 from benchmarks.newsweb import FixtureWeb, Route, addresses, etag_of, own_page  # noqa: E402
 from benchmarks.profile import CUT, NATIVE, STARTUP, summarise  # noqa: E402
@@ -119,6 +120,7 @@ EXPECTED_ROWS = [
     "ingest: HTTP requests served",
     "ingest: longest stall between opening a connection and sending its request",
     "ingest: connections the fixture server closed after 60 s without a request",
+    "ingest: TCP connections opened (sources add and poll)",
     "ingest: sources add x10",
     "ingest: poll --all (fetch, extract, embed, link, stories)",
     "ingest: end to end (sources add + poll)",
@@ -130,11 +132,14 @@ EXPECTED_ROWS = [
     "import: tidings import of the same articles",
     "import/model ratio",
     "import/model ratio by CPU time",
-    "load 32 clients x 8 s: article pages",
-    "load 32 clients x 8 s: section pages",
-    "load 32 clients x 8 s: home page",
-    "load 32 clients x 8 s: JSON /api/similar",
-    "load 32 clients x 8 s: all requests",
+    "load, 500 articles: article pages /article/ID, 32 clients x 4 s, page cache on",
+    "load, 500 articles: section pages /section/NAME, 32 clients x 4 s, page cache on",
+    "load, 500 articles: home page /, 32 clients x 4 s, page cache on",
+    "load, 500 articles: JSON /api/similar?url=URL, 32 clients x 4 s, page cache on",
+    "load, 500 articles: article pages /article/ID, 32 clients x 4 s, page cache off",
+    "load, 500 articles: section pages /section/NAME, 32 clients x 4 s, page cache off",
+    "load, 500 articles: home page /, 32 clients x 4 s, page cache off",
+    "load, 500 articles: JSON /api/similar?url=URL, 32 clients x 4 s, page cache off",
     "serve cold start",
     "serve RSS after warm-up, 500 articles",
     "serve RSS after warm-up, empty database",
@@ -159,6 +164,19 @@ EXPECTED_ROWS = [
     "polling: longest stall between opening a connection and sending its request",
     "polling: TCP connections opened in the timed pass",
     "polling: peak RSS of the timed tidings poll",
+    "scale 3,000: build, tidings import (in process)",
+    "scale 3,000: build, analyse backlog",
+    "scale 3,000: vector index memory per article",
+    "scale 3,000: analyser resident memory per article",
+    "scale 3,000: analyser open",
+    "scale 3,000: recall@10 of the index vs exact search",
+    "scale 3,000: exact brute-force search p50",
+    "scale 3,000: index search p50 / p99",
+    "scale 3,000: GET /api/similar over HTTP p50",
+    "scale 3,000: GET /api/similar over HTTP p99",
+    "scale 3,000: tidings serve cold start to first 200",
+    "scale 3,000: tidings serve RSS after the requests",
+    "scale 3,000: database main file + WAL per 100k articles",
 ]
 
 
@@ -176,8 +194,10 @@ def test_quick_benchmarks_print_every_row_without_errors() -> None:
     missing = [row for row in EXPECTED_ROWS if not any(line.startswith(row) for line in lines)]
     assert not missing, f"rows missing from the table: {missing}\n{out}"
     assert "errors: 0;" in out and "ERROR" not in out
-    load_rows = [line for line in lines if line.startswith("load ")]
-    assert len(load_rows) == 5 and all(", 0 errors" in line for line in load_rows), "\n".join(load_rows)
+    load_rows = [line for line in lines if line.startswith("load, ")]
+    assert len(load_rows) == 8 and all(", 0 errors" in line for line in load_rows), "\n".join(load_rows)
+    recall = next(line for line in lines if "recall@10 of the index" in line)
+    assert "(met)" in recall, recall  # exact search below 20k articles: the index must agree with it
 
 
 def test_real_pages_are_served_as_their_own_url() -> None:
@@ -187,3 +207,15 @@ def test_real_pages_are_served_as_their_own_url() -> None:
     page = own_page(raw, url, edition=3)
     assert b"news.example" not in page and page.endswith(b"<!-- edition 3 -->\n")
     assert extract_page(page, url).canonical_url == url
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory is read from Linux /proc")
+def test_peak_memory_is_the_childs_own() -> None:
+    grow = "x = bytearray(150 * 2**20); x[::4096] = b'1' * len(x[::4096]); import time; time.sleep(0.2)"
+    big = run_measured([sys.executable, "-c", grow], dict(os.environ))
+    assert big.rc == 0 and big.max_rss >= 150 * 2**20
+    ballast = bytearray(300 * 2**20)  # Linux's ru_maxrss would carry this into the next child's figure
+    ballast[::4096] = b"1" * len(ballast[::4096])
+    small = run_measured([sys.executable, "-c", "import time; time.sleep(0.2)"], dict(os.environ))
+    assert small.rc == 0 and 0 < small.max_rss < 100 * 2**20
+    del ballast

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
+import os
 import sys
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -187,3 +190,29 @@ def test_benchmark_scoring() -> None:
     precision, recall, f1 = score("a a b", "a b b c")  # overlap {a: 1, b: 1}
     assert (precision, recall) == (2 / 3, 2 / 4)
     assert f1 == pytest.approx(2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))
+
+
+def test_extraction_in_a_worker_process_gives_the_same_page(article: ExtractedPage) -> None:
+    from tidings.ingest import extract
+
+    assert extract._workers() is not None or (os.cpu_count() or 1) == 1
+    assert asyncio.run(extract.extract_page_elsewhere((PAGES / "article.html").read_bytes(), URL)) == article
+    assert article.text
+
+
+def test_a_page_that_kills_its_worker_costs_the_worker_not_the_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tidings.ingest import extract
+
+    calls: list[str] = []
+
+    class Dying:
+        def submit(self, *args: object, **kwargs: object) -> object:
+            raise BrokenProcessPool("the worker died")
+
+        def shutdown(self, **kwargs: object) -> None:
+            calls.append("shutdown")
+
+    monkeypatch.setattr(extract, "_pool", None)
+    monkeypatch.setattr(extract, "_workers", lambda: Dying())
+    page = asyncio.run(extract.extract_page_elsewhere(b"<html><body><p>x</p></body></html>", "https://a.example/"))
+    assert page == ExtractedPage() and calls == ["shutdown", "shutdown"]  # tried twice, then given up

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from tidings.analysis.embeddings import HashingEmbedder
 from tidings.ingest.pipeline import import_jsonl
-from tidings.jobs import Analyser, analyse_backlog, evidence
+from tidings.jobs import Analyser, _candidate_evidence, analyse_backlog, evidence
 from tidings.similarity.neardup import containment, exact_containment, fingerprint
 from tidings.similarity.ranking import flatten, rank_similar
 from tidings.similarity.relate import relate
@@ -186,3 +186,20 @@ def test_an_article_joins_only_a_story_most_of_whose_members_it_agrees_with() ->
 def test_stories_to_merge_needs_a_strong_same_event_link() -> None:
     links = [(1, 0.9, "same_story"), (2, 0.8, "same_story"), (3, 0.6, "same_story"), (4, 0.95, "related")]
     assert stories_to_merge(links, chosen=1, min_score=0.75) == [2]
+
+
+def test_the_evidence_kept_for_candidates_is_what_the_text_gives(store) -> None:  # type: ignore[no-untyped-def]
+    t = datetime(2024, 2, 6, 9, tzinfo=UTC)
+    import_jsonl(store, [_line("https://wire.example/a", "Wirepress", "Thames floods Marlow", WIRE, t),
+                         _line("https://sport.example/c", "Sport Daily", "Title decided", SPORT, t)])
+    analyse_backlog(store, Analyser.open(store, HashingEmbedder()))
+    fresh = Analyser.open(store, HashingEmbedder())  # an empty cache: the evidence comes from the store
+    ids = [int(r["id"]) for r in store.db.execute("SELECT id FROM articles")]
+    kept = _candidate_evidence(store, fresh, [fresh.index.get(i) for i in ids])  # type: ignore[misc]
+    for i in ids:
+        row = store.article(i)
+        assert row is not None
+        computed = evidence(row["title"], row["text"], None, fingerprint(row["text"]))
+        assert kept[i].words == computed.words and computed.words
+        assert kept[i].terms == computed.terms and kept[i].fingerprint == computed.fingerprint
+    assert "marlow" in kept[ids[0]].terms or "thames" in kept[ids[0]].terms

@@ -39,6 +39,7 @@ KEEP_LINKS = 30       # links stored per new article
 JOIN_SUPPORT = 0.35   # mean same-event link score to a story's members needed to join it
 EVIDENCE_CACHE = 20_000
 MERGE_SCORE = 0.75    # one link this strong between two stories' members merges the stories
+BATCH = 64            # articles embedded and committed together
 
 
 @dataclass
@@ -97,32 +98,44 @@ def evidence(title: str, text: str, published: float | None = None, fp: Fingerpr
                     fingerprint=fingerprint(text) if fp is None else fp, published=published)
 
 
-def analyse_backlog(store: Store, analyser: Analyser, *, batch: int = 64) -> int:
-    """Analyse every article waiting in the backlog; returns how many were analysed."""
+def analyse_backlog(store: Store, analyser: Analyser, *, batch: int = BATCH, whole_batches: bool = False) -> int:
+    """Analyse every article waiting in the backlog (with ``whole_batches``, only while a whole batch is
+    waiting: the model is faster on full batches); returns how many were analysed."""
     done = 0
-    while rows := store.backlog(batch):
+    while (rows := store.backlog(batch)) and (len(rows) == batch or not whole_batches):
         vectors = analyser.embedder.embed([embedding_text(r["title"], r["summary"], r["text"]) for r in rows])
-        prints = [fingerprint(r["text"]) for r in rows]
+        items = [_indexed(r) for r in rows]
+        evs = [evidence(r["title"], r["text"] or r["summary"], i.published, fingerprint(r["text"]))
+               for r, i in zip(rows, items, strict=True)]
         store.save_embeddings(analyser.embedder.name,
                               [(r["id"], v.astype(np.float32).tobytes()) for r, v in zip(rows, vectors, strict=True)])
-        store.save_fingerprints([(r["id"], p.signature, p.shingles) for r, p in zip(rows, prints, strict=True)])
+        store.save_fingerprints([(i.id, e.fingerprint.signature, e.fingerprint.shingles, *_kept(e))
+                                 for i, e in zip(items, evs, strict=True)])
+        # The batch joins the index and is searched in one call on every core; each article is still linked
+        # only to those analysed before it, as if they had come one by one.
+        analyser.index.add_many(items, vectors)
+        found = analyser.index.nearest_many(vectors, CANDIDATES, exclude_outlets=[i.outlet for i in items])
+        pending = {i.id for i in items}
         with store.transaction():  # one commit per batch: readers go on (WAL), the batch lands whole
-            for row, vector, fp in zip(rows, vectors, prints, strict=True):
-                _link(store, analyser, row, vector, fp)
-            store.mark_analysed(r["id"] for r in rows)
+            for row, item, ev, near in zip(rows, items, evs, found, strict=True):
+                pending.discard(item.id)
+                _link(store, analyser, row, item, ev, [(o, c) for o, c in near if o not in pending and o != item.id])
+            store.mark_analysed(i.id for i in items)
         done += len(rows)
     analyser.save()
     return done
 
 
-def _link(store: Store, analyser: Analyser, row: dict[str, Any], vector: np.ndarray, fp: Fingerprint) -> None:
+def _indexed(row: dict[str, Any]) -> Indexed:
+    return Indexed(row["id"], row["outlet"], _epoch(row["published_at"]), row["story_id"], row["copy_group"])
+
+
+def _link(store: Store, analyser: Analyser, row: dict[str, Any], item: Indexed, mine: Evidence,
+          near_ids: list[tuple[int, float]]) -> None:
     """Link one article to its Similar News (both ways), group it with its copies, file it into a story."""
-    text = row["text"] or row["summary"]
-    item = Indexed(row["id"], row["outlet"], _epoch(row["published_at"]), row["story_id"], row["copy_group"])
-    mine = evidence(row["title"], text, item.published, fp)
+    text, fp = row["text"] or row["summary"], mine.fingerprint
     analyser.remember(item.id, mine)
-    near = [(o, c) for o, c in analyser.index.nearest(vector, CANDIDATES, exclude_outlet=item.outlet)
-            if o.id != item.id]
+    near = [(o, c) for i, c in near_ids if (o := analyser.index.get(i)) is not None]  # facts as they are now
     theirs = _candidate_evidence(store, analyser, [o for o, _ in near])
     links: list[tuple[Indexed, Link]] = []
     for other, cosine in near:
@@ -141,7 +154,12 @@ def _link(store: Store, analyser: Analyser, row: dict[str, Any], vector: np.ndar
                                         for n in neighbours])
     item.copy_group = _group_copies(store, analyser, item, [o for o, lk in links if lk.relation == "duplicate"])
     item.story_id = _file_into_story(store, analyser, row, links)
-    analyser.index.add(item, vector)
+    analyser.index.set_facts(item)
+
+
+def _kept(ev: Evidence) -> tuple[str, str]:
+    """Words and terms as stored (newline-joined; terms keep their order, most telling first)."""
+    return "\n".join(sorted(ev.words)), "\n".join(ev.terms)
 
 
 def _candidate_evidence(store: Store, analyser: Analyser, others: list[Indexed]) -> dict[int, Evidence]:
@@ -149,7 +167,13 @@ def _candidate_evidence(store: Store, analyser: Analyser, others: list[Indexed])
     out = {o.id: analyser.evidence_cache[o.id] for o in others if o.id in analyser.evidence_cache}
     features = store.link_features([o.id for o in others if o.id not in out])
     for article_id, f in features.items():
-        ev = evidence(f["title"], f["lead"] or f["summary"], None, Fingerprint(f["minhash"] or b"", f["shingles"] or 0))
+        fp = Fingerprint(f["minhash"] or b"", f["shingles"] or 0)
+        if f["words"] is not None:  # kept when it was analysed: parsing the lead again was most of the cost
+            ev = Evidence(frozenset(f["words"].split("\n")) - {""}, [t for t in (f["terms"] or "").split("\n") if t],
+                          fp)
+        else:  # analysed before the evidence was kept: work it out once, and keep it
+            ev = evidence(f["title"], f["lead"] or f["summary"], None, fp)
+            store.save_evidence(article_id, *_kept(ev))
         analyser.remember(article_id, ev)
         out[article_id] = ev
     return out
@@ -225,7 +249,8 @@ def fetch_settings_from_env() -> FetchSettings:
 
 def poll(store: Store, analyser: Analyser | None = None, *, include_all: bool = False,
          fetch_settings: FetchSettings | None = None, settings: PollSettings | None = None) -> PollReport:
-    """One pass over the due sources (or all of them), then bring Similar News and stories up to date."""
+    """One pass over the due sources (or all of them), bringing Similar News and stories up to date as articles
+    arrive: the model works on one batch while the network and page extraction work on the next."""
     sources = store.due_sources(iso(utcnow()) or "", include_all=include_all)
     report = PollReport(sources=len(sources))
 
@@ -233,14 +258,57 @@ def poll(store: Store, analyser: Analyser | None = None, *, include_all: bool = 
         async with Fetcher(fetch_settings or fetch_settings_from_env()) as fetcher:
             return await refresh_sources(store, fetcher, sources, settings)
 
-    for r in asyncio.run(run()) if sources else []:
+    alongside = BacklogWorker(store, analyser)
+    alongside.start()
+    try:
+        results = asyncio.run(run()) if sources else []
+    finally:
+        report.analysed = alongside.finish()
+    for r in results:
         report.new += r.new
         report.updated += r.updated
         if r.error:
             report.failed.append((r.source_id, r.error))
-    if report.new or report.updated or store.backlog(1):
-        report.analysed = analyse_backlog(store, analyser or Analyser.open(store))
     return report
+
+
+class BacklogWorker(threading.Thread):
+    """Analyses whole batches of the backlog in its own thread while a poll is still storing articles, then
+    what is left once ``finish`` is called. The model is loaded only when there is something to analyse, and
+    then while the first pages are still being fetched. Torch releases the interpreter lock while it computes,
+    so extraction goes on beside it; measured in docs/performance.md."""
+
+    def __init__(self, store: Store, analyser: Analyser | None = None, *, idle: float = 0.2) -> None:
+        super().__init__(name="tidings-analysis", daemon=True)
+        self.store, self.analyser, self.idle = store, analyser, idle
+        self.analysed = 0
+        self._finishing = threading.Event()
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while True:
+                last = self._finishing.is_set()
+                waiting = len(self.store.backlog(BATCH))
+                if waiting == BATCH or (last and waiting):
+                    if self.analyser is None:
+                        self.analyser = Analyser.open(self.store)
+                    self.analysed += analyse_backlog(self.store, self.analyser, whole_batches=not last)
+                if last:
+                    return
+                self._finishing.wait(self.idle)
+        except BaseException as exc:  # raised again in the polling thread by finish()
+            self._error = exc
+        finally:
+            self.store.close()  # this thread's connection
+
+    def finish(self) -> int:
+        """Analyse what is left, wait for it, and return how many articles this worker analysed."""
+        self._finishing.set()
+        self.join()
+        if self._error is not None:
+            raise self._error
+        return self.analysed
 
 
 def run_scheduler(store: Store, stop: threading.Event, *, tick: float = 30.0) -> None:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import codecs
+import multiprocessing
+import os
 import re
+import threading
 import unicodedata
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -212,3 +218,44 @@ def extract_page(html: bytes | str, url: str = "") -> ExtractedPage:
         )
     except Exception:  # trafilatura, htmldate and lxml raise assorted errors on hostile pages
         return ExtractedPage()
+
+
+# -- extraction beside the model ---------------------------------------------------------------------------
+# Extraction is pure Python (trafilatura, lxml) and would hold the interpreter lock the model's thread needs;
+# in a worker process it runs on another core while this process embeds. Measured in docs/performance.md.
+
+MAX_WORKERS = 4
+_pool: ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _workers() -> ProcessPoolExecutor | None:
+    global _pool
+    with _pool_lock:
+        cores = os.cpu_count() or 1
+        if _pool is None and cores > 1 and os.environ.get("TIDINGS_EXTRACT_IN_PROCESS", "") != "1":
+            _pool = ProcessPoolExecutor(max_workers=min(MAX_WORKERS, cores - 1),
+                                        mp_context=multiprocessing.get_context("spawn"))
+        return _pool
+
+
+def _drop_workers(broken: ProcessPoolExecutor) -> None:
+    global _pool
+    with _pool_lock:
+        if _pool is broken:
+            _pool = None
+    broken.shutdown(wait=False, cancel_futures=True)
+
+
+async def extract_page_elsewhere(html: bytes | str, url: str = "") -> ExtractedPage:
+    """``extract_page`` in a worker process (in this one where there is a single core). A page that kills its
+    worker is tried once more in a new one, then given up (no text): it costs a worker, never the poll."""
+    for _ in range(2):
+        pool = _workers()
+        if pool is None:
+            return extract_page(html, url)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, extract_page, html, url)
+        except BrokenProcessPool:
+            _drop_workers(pool)
+    return ExtractedPage()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import itertools
 import json
 import logging
 from collections.abc import Iterable
@@ -28,7 +29,7 @@ from tidings.config import PollSettings
 from tidings.errors import UserError
 from tidings.ingest import schedule
 from tidings.ingest.discover import common_feed_paths, find_feed_links
-from tidings.ingest.extract import extract_page
+from tidings.ingest.extract import extract_page_elsewhere
 from tidings.ingest.feeds import looks_like_feed, parse_feed, storable
 from tidings.ingest.fetch import Fetcher, FetchResult
 from tidings.ingest.normalize import canonical_url, html_to_text, snippet, word_count
@@ -39,6 +40,7 @@ from tidings.storage.store import Store
 
 log = logging.getLogger(__name__)
 progress = logging.getLogger("tidings.progress")
+IMPORT_BATCH = 500  # lines committed together by import_jsonl
 
 
 def report_progress(stream: TextIO) -> None:
@@ -135,6 +137,7 @@ def save_article(store: Store, article: ArticleIn, digest: str, *, recent: Recen
     """Insert or update by identity (GUID, URL, canonical URL, then ``recent``); returns "new", "updated" or
     "unchanged". The row and its sections are committed together."""
     article = _clean_article(article)
+    inside = store.db.in_transaction  # a caller's batch: it reports progress once that commits
     with store.transaction():
         existing = _find(store, article, recent)
         if existing is None:
@@ -150,7 +153,8 @@ def save_article(store: Store, article: ArticleIn, digest: str, *, recent: Recen
             row = store.article(article_id, with_text=False)
             outcome, url = "updated", (row["url"] if row else article.url)
         file_sections(store, article_id, article.section, article.title, article.text or article.summary)
-    progress.info("stored %s", url)
+    if not inside:
+        progress.info("stored %s", url)
     return outcome
 
 
@@ -282,7 +286,7 @@ async def _store_entries(store: Store, fetcher: Fetcher, source: dict[str, Any],
         pages[: len(todo)] = await asyncio.gather(
             *(fetcher.fetch(e.url, check_robots=True, max_bytes=settings.max_page_bytes) for e, _ in todo))
     for (entry, digest), page in zip(fresh, pages, strict=True):
-        article = _article_from(source, entry, page)
+        article = await _article_from(source, entry, page)
         outcome = save_article(store, article, digest, recent=recent)
         if outcome == "new":
             result.new += 1
@@ -296,7 +300,7 @@ def _identity(source: dict[str, Any], e: FeedEntry) -> ArticleIn:
                                     published=e.published, canonical_url=canonical_url(e.url)))
 
 
-def _article_from(source: dict[str, Any], e: FeedEntry, page: FetchResult | None) -> ArticleIn:
+async def _article_from(source: dict[str, Any], e: FeedEntry, page: FetchResult | None) -> ArticleIn:
     text = _entry_text(e)
     a = ArticleIn(url=e.url, title=e.title, source_id=source["id"], guid=e.guid,
                   summary=e.summary or snippet(text), text=text, author=e.author, published=e.published,
@@ -306,7 +310,7 @@ def _article_from(source: dict[str, Any], e: FeedEntry, page: FetchResult | None
     if not page.ok:
         a.extraction_error = page.error or f"HTTP {page.status}"
         return a
-    x = extract_page(page.content, page.final_url)
+    x = await extract_page_elsewhere(page.content, page.final_url)
     if word_count(x.text) > word_count(text):
         a.text = x.text
     else:
@@ -390,24 +394,32 @@ def import_jsonl(store: Store, lines: Iterable[str]) -> ImportReport:
     """Store articles given one JSON object per line; bad lines are reported by number and skipped."""
     report = ImportReport()
     sources: dict[str, int] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = _parse_line(line)
-        except ValueError as exc:
-            report.errors.append((number, str(exc)))
-            continue
-        name = storable(obj["source"].strip())
-        if name not in sources:
-            sources[name] = store.import_source(name)
-        text = (obj.get("text") or "").strip()
-        summary = (obj.get("summary") or "").strip() or snippet(text)
-        url = obj["url"].strip()
-        article = ArticleIn(url=url, title=obj["title"].strip(), source_id=sources[name], guid=url,
-                            summary=summary, text=text, published=parse_iso(obj.get("published")),
-                            language=obj.get("language") or "", section=(obj.get("section") or "").strip(),
-                            canonical_url=canonical_url(url))
-        outcome = save_article(store, article, content_hash(article.title, summary, text))
-        report.count(outcome)
+    numbered = ((number, line) for number, line in enumerate(lines, start=1) if line.strip())
+    while chunk := list(itertools.islice(numbered, IMPORT_BATCH)):
+        with store.transaction():  # one commit per batch of lines: a commit per article made imports slow
+            stored = [url for number, line in chunk if (url := _import_line(store, number, line, sources, report))]
+        for url in stored:  # reported once committed: a crash never loses what was reported
+            progress.info("stored %s", url)
     return report
+
+
+def _import_line(store: Store, number: int, line: str, sources: dict[str, int], report: ImportReport) -> str:
+    """Store one line; returns its URL when it was stored or updated, else ""."""
+    try:
+        obj = _parse_line(line)
+    except ValueError as exc:
+        report.errors.append((number, str(exc)))
+        return ""
+    name = storable(obj["source"].strip())
+    if name not in sources:
+        sources[name] = store.import_source(name)
+    text = (obj.get("text") or "").strip()
+    summary = (obj.get("summary") or "").strip() or snippet(text)
+    url = obj["url"].strip()
+    article = ArticleIn(url=url, title=obj["title"].strip(), source_id=sources[name], guid=url,
+                        summary=summary, text=text, published=parse_iso(obj.get("published")),
+                        language=obj.get("language") or "", section=(obj.get("section") or "").strip(),
+                        canonical_url=canonical_url(url))
+    outcome = save_article(store, article, content_hash(article.title, summary, text))
+    report.count(outcome)
+    return url if outcome in ("new", "updated") else ""

@@ -138,21 +138,38 @@ class VectorIndex:
 
     def nearest(self, vector: np.ndarray, k: int, *, exclude_outlet: str | None = None) -> list[tuple[Indexed, float]]:
         """The k most similar indexed articles by cosine, best first, optionally skipping one outlet."""
+        found = self.nearest_many(np.asarray(vector).reshape(1, -1), k,
+                                  exclude_outlets=None if exclude_outlet is None else [exclude_outlet])
+        return [(self._item(self._row[key]), cosine) for key, cosine in found[0]]
+
+    def nearest_many(self, vectors: np.ndarray, k: int, *,
+                     exclude_outlets: list[str] | None = None) -> list[list[tuple[int, float]]]:
+        """For each row of ``vectors``, up to k (article id, cosine) pairs, best first, skipping the row's
+        outlet when ``exclude_outlets`` names one per row. One call searches the whole batch on every core."""
         n = len(self._row)
-        if n == 0:
-            return []
+        if n == 0 or len(vectors) == 0:
+            return [[] for _ in range(len(vectors))]
         count = min(n, k * 3 + 10)  # room for the excluded outlet's own articles
-        found = self._graph.search(np.asarray(vector, dtype=np.float32), count,  # type: ignore[attr-defined]
+        found = self._graph.search(np.asarray(vectors, dtype=np.float32), count,  # type: ignore[attr-defined]
                                    exact=n < EXACT_BELOW)
-        skip = self._outlet_code.get(exclude_outlet, -2) if exclude_outlet is not None else -2
+        keys = np.asarray(found.keys).reshape(len(vectors), -1)
+        distances = np.asarray(found.distances).reshape(len(vectors), -1)
+        # A batch of one comes back as single Matches, without counts.
+        counts = np.asarray(getattr(found, "counts", [keys.shape[1]])).reshape(-1)
         out = []
-        for key, distance in zip(found.keys, found.distances, strict=True):
-            row = self._row.get(int(key))
-            if row is None or self._outlet[row] == skip:
-                continue
-            out.append((self._item(row), 1.0 - float(distance)))
-            if len(out) == k:
-                break
+        for q in range(len(vectors)):
+            skip = -2
+            if exclude_outlets is not None:
+                skip = self._outlet_code.get(exclude_outlets[q], -2)
+            hits: list[tuple[int, float]] = []
+            for key, distance in zip(keys[q, :counts[q]].tolist(), distances[q, :counts[q]].tolist(), strict=True):
+                row = self._row.get(key)
+                if row is None or self._outlet[row] == skip:
+                    continue
+                hits.append((key, 1.0 - distance))
+                if len(hits) == k:
+                    break
+            out.append(hits)
         return out
 
     # -- persistence ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ above the bar is confirmed on the exact shingle sets.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -42,6 +43,14 @@ def shingles(text: str, n: int = SHINGLE) -> set[str]:
     return {" ".join(words[i:i + n]) for i in range(len(words) - n + 1)}
 
 
+@functools.cache
+def _permutations() -> object:
+    """The hash permutations for seed 1, drawn once: datasketch draws them anew for every MinHash otherwise."""
+    from datasketch import MinHash
+
+    return MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME).permutations
+
+
 def fingerprint(text: str) -> Fingerprint:
     """MinHash signature and shingle count of a text; empty for texts too short to judge."""
     if len(text.split()) < MIN_WORDS:
@@ -49,7 +58,7 @@ def fingerprint(text: str) -> Fingerprint:
     grams = shingles(text)
     from datasketch import MinHash
 
-    mh = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME)
+    mh = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME, permutations=_permutations())
     mh.update_batch([g.encode() for g in grams])
     return Fingerprint(np.asarray(mh.hashvalues, dtype=np.uint64).tobytes(), len(grams))
 

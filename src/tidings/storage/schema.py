@@ -136,4 +136,15 @@ MIGRATIONS: list[str] = [
     CREATE INDEX article_sections_recent ON article_sections (section, sort_key DESC, article_id DESC);
     CREATE INDEX articles_source_recent ON articles (source_id, COALESCE(published_at, fetched_at) DESC, id DESC);
     """,
+    # 6: an article's links are cleared both ways when it is analysed again; without this, each clear scanned
+    # every link.
+    """
+    CREATE INDEX similar_other ON similar (other_id);
+    """,
+    # 7: what the linker compares (content words, names and figures), kept so that an article met again as a
+    # candidate is not read and parsed again; NULL where not yet computed.
+    """
+    ALTER TABLE fingerprints ADD COLUMN words TEXT;
+    ALTER TABLE fingerprints ADD COLUMN terms TEXT;
+    """,
 ]

@@ -78,6 +78,11 @@ class Store:
             raise
         db.execute("COMMIT")
 
+    def data_version(self) -> int:
+        """Changes whenever another connection (any thread or process) has committed since this thread's last
+        look: the page cache's signal that what it holds may be out of date."""
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -326,10 +331,15 @@ class Store:
         return {r["article_id"]: r["vector"] for r in self._all(
             f"SELECT article_id, vector FROM embeddings WHERE model = ? AND article_id IN ({marks})", (model, *ids))}
 
-    def save_fingerprints(self, rows: Iterable[tuple[int, bytes, int]]) -> None:
+    def save_fingerprints(self, rows: Iterable[tuple[int, bytes, int, str | None, str | None]]) -> None:
+        """Per article: MinHash signature, shingle count, and the linker's words and terms (newline-joined)."""
         with self.transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO fingerprints (article_id, minhash, shingles) VALUES (?, ?, ?)",
-                           list(rows))
+            db.executemany("INSERT OR REPLACE INTO fingerprints (article_id, minhash, shingles, words, terms)"
+                           " VALUES (?, ?, ?, ?, ?)", list(rows))
+
+    def save_evidence(self, article_id: int, words: str, terms: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE fingerprints SET words = ?, terms = ? WHERE article_id = ?", (words, terms, article_id))
 
     def link_features(self, ids: list[int], *, lead_chars: int = 2500) -> dict[int, Row]:
         """Headline, lead and fingerprint of a few articles: what the linker compares a new article with."""
@@ -337,7 +347,8 @@ class Store:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self._all(
-            "SELECT a.id, a.title, a.summary, substr(a.text, 1, ?) AS lead, f.minhash, f.shingles"
+            "SELECT a.id, a.title, a.summary, f.minhash, f.shingles, f.words, f.terms,"
+            " CASE WHEN f.words IS NULL THEN substr(a.text, 1, ?) END AS lead"  # the text only where needed
             f" FROM articles a LEFT JOIN fingerprints f ON f.article_id = a.id WHERE a.id IN ({marks})",
             (lead_chars, *ids))
         return {r["id"]: r for r in rows}
@@ -359,7 +370,8 @@ class Store:
 
     def clear_neighbours(self, article_id: int) -> None:
         with self.transaction() as db:
-            db.execute("DELETE FROM similar WHERE article_id = ? OR other_id = ?", (article_id, article_id))
+            db.execute("DELETE FROM similar WHERE article_id = ?", (article_id,))
+            db.execute("DELETE FROM similar WHERE other_id = ?", (article_id,))
 
     def similar_to(self, article_id: int, *, limit: int = 10) -> list[Row]:
         """Stored Similar News of one article, same-event first, then by score (texts cut to their lead)."""

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -120,6 +121,15 @@ def _source(store: Store, source_id: int) -> Row:
     return row
 
 
+# Actions that fetch over the network may take a minute; they get threads of their own so that the small pool
+# that renders pages (see web.app) is never held up by them.
+_ACTION_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tidings-action")
+
+
+async def off_page_threads(func: Callable[..., T], *args: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_ACTION_THREADS, func, *args)
+
+
 # -- the actions -----------------------------------------------------------------------------------------
 
 
@@ -134,7 +144,7 @@ async def add_source(store: Store, url: str, *, section: str = "", name: str = "
     def use_case(fetcher: Fetcher) -> Awaitable[Row]:
         return pipeline.add_source(store, fetcher, url, section=section, name=name, fulltext=fulltext)
 
-    return await run_in_threadpool(_fetching, use_case)
+    return await off_page_threads(_fetching, use_case)
 
 
 def edit_source(store: Store, source_id: int, *, name: str | None = None, section: str | None = None,
@@ -172,7 +182,7 @@ async def refresh_source(store: Store, source_id: int) -> pipeline.RefreshResult
     def use_case(fetcher: Fetcher) -> Awaitable[pipeline.RefreshResult]:
         return pipeline.refresh_feed(store, fetcher, row)
 
-    return await run_in_threadpool(_fetching, use_case)
+    return await off_page_threads(_fetching, use_case)
 
 
 def import_opml(store: Store, content: bytes) -> Row:

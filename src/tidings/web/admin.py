@@ -132,13 +132,13 @@ def _install_api(app: FastAPI, store: Store, secret: str, analysis: Analysis, li
     @api.post("/import/opml")
     async def api_import_opml(request: Request) -> Row:
         """Add every feed of the OPML document sent as the request body."""
-        report = await run_in_threadpool(actions.import_opml, store, await request.body())
+        report = await actions.off_page_threads(actions.import_opml, store, await request.body())
         return {**report, "analysis": "none"}
 
     @api.post("/import/jsonl")
     async def api_import_jsonl(request: Request) -> Row:
         """Store the articles sent as the request body, one JSON object per line (url, title, source...)."""
-        report = await run_in_threadpool(actions.import_jsonl, store, await request.body())
+        report = await actions.off_page_threads(actions.import_jsonl, store, await request.body())
         changed = report["imported"] or report["updated"]
         return {**report, "analysis": analysis.request() if changed else "none"}
 
@@ -310,7 +310,7 @@ def _install_pages(app: FastAPI, store: Store, secret: str, analysis: Analysis, 
         content = await upload.read()
         kind = _text(form, "kind") or "auto"
         try:
-            message = await run_in_threadpool(_import, store, analysis, content, kind, upload.filename or "")
+            message = await actions.off_page_threads(_import, store, analysis, content, kind, upload.filename or "")
         except UserError as exc:
             return _back(request, "error", f"Nothing imported: {exc}", "/admin/import")
         return _back(request, "ok", message, "/admin/import")
