@@ -549,3 +549,29 @@ def test_allow_private_from_env(monkeypatch: pytest.MonkeyPatch, value: str, exp
 def test_allow_private_from_env_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TIDINGS_ALLOW_PRIVATE_NETWORKS", raising=False)
     assert allow_private_from_env() is False
+
+
+def test_the_delay_counts_from_when_the_request_went_out() -> None:
+    async def main() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        limiter = HostLimiter(per_host=2, min_delay=0.2, jitter=0.0)
+        went: dict[str, float] = {}
+
+        async def late() -> None:
+            async with limiter.slot("a:80"):
+                await asyncio.sleep(0.3)  # a busy event loop: the request goes out well after its turn came
+                limiter.sent("a:80")
+                went["first"] = loop.time()
+                await asyncio.sleep(0.3)
+
+        async def following() -> None:
+            await asyncio.sleep(0.01)
+            async with limiter.slot("a:80"):
+                went["second"] = loop.time()
+
+        await asyncio.gather(late(), following())
+        return went["first"], went["second"]
+
+    first, second = asyncio.run(main())
+    assert second - first >= 0.2  # counted from the grant, the second would have gone 0.1 s before the first
+    assert second - first < 0.3  # and not held until the first was answered

@@ -16,12 +16,14 @@ host name, and the Host header is the name.
 from __future__ import annotations
 
 import asyncio
+import collections
 import ipaddress
 import logging
 import os
 import random
 import re
 import socket
+import ssl
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -224,12 +226,44 @@ def _is_standard_literal(host: str) -> bool:
     return True
 
 
+class _AnnouncingStream(httpcore.AsyncNetworkStream):
+    """A connection that tells ``on_send`` when a request starts going out on it (HTTP/1.1: a write that begins
+    with a request line), so the host limiter counts its delay from the real start."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream, key: str, on_send: Callable[[str], None]) -> None:
+        self._inner, self._key, self._on_send = inner, key, on_send
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if buffer.startswith(_REQUEST_LINE_STARTS):
+            self._on_send(self._key)
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
+        tls = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        return _AnnouncingStream(tls, self._key, self._on_send)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+_REQUEST_LINE_STARTS = (b"GET ", b"HEAD ")
+
+
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
     """Opens TCP connections only to addresses the guard vetted; TLS is then started for the host name."""
 
-    def __init__(self, guard: AddressGuard, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+    def __init__(self, guard: AddressGuard, inner: httpcore.AsyncNetworkBackend | None = None,
+                 on_send: Callable[[str], None] | None = None) -> None:
         self._guard = guard
         self._inner = inner or httpcore.AnyIOBackend()
+        self._on_send = on_send
 
     async def connect_tcp(
         self,
@@ -242,11 +276,15 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         last: Exception = httpcore.ConnectError(f"no address to connect to for {host}")
         for address in await self._guard.vet(host, port, timeout):
             try:
-                return await self._inner.connect_tcp(
+                stream = await self._inner.connect_tcp(
                     address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc
+                continue
+            if self._on_send is None:
+                return stream
+            return _AnnouncingStream(stream, f"[{host}]:{port}" if ":" in host else f"{host}:{port}", self._on_send)
         raise last
 
     async def connect_unix_socket(
@@ -265,8 +303,11 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     same way with the guarded backend (httpcore's documented ``network_backend`` option).
     """
 
-    def __init__(self, guard: AddressGuard, limits: httpx.Limits | None = None) -> None:
-        limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
+    def __init__(self, guard: AddressGuard, limits: httpx.Limits | None = None,
+                 on_send: Callable[[str], None] | None = None) -> None:
+        # Idle connections are kept for every host of a pass: with 20 (httpx's default) a 10,000-source pass over
+        # 200 hosts opened a new connection for 9,948 of its 10,000 requests.
+        limits = limits or httpx.Limits(max_connections=256, max_keepalive_connections=256, keepalive_expiry=5.0)
         super().__init__(trust_env=False, limits=limits)
         if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
             raise RuntimeError("this httpx version keeps its connection pool elsewhere; the guard cannot be fitted")
@@ -275,7 +316,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_GuardedBackend(guard),
+            network_backend=_GuardedBackend(guard, on_send=on_send),
         )
 
 
@@ -304,11 +345,23 @@ class FetchSettings:
                             self.resolver or system_resolver)
 
 
-class HostLimiter:
-    """Per-host politeness: at most ``per_host`` holders of a slot, and request starts spaced by a delay.
+@dataclass
+class _Turn:
+    """One request's place in its host's queue: when it went out, and the gap the next one keeps after it."""
 
-    The delay is ``min_delay`` plus a random 0..``jitter`` seconds, counted between the moments two slots for
-    the same host were granted. Different keys never wait on each other.
+    gap: float
+    gone: asyncio.Event = field(default_factory=asyncio.Event)
+    at: float = 0.0
+
+
+class HostLimiter:
+    """Per-host politeness: at most ``per_host`` requests in flight, and request starts spaced by a delay.
+
+    The delay (``min_delay`` plus a random 0..``jitter`` seconds) is counted from the moment the previous request
+    to the host went out: its first bytes written (``sent``, called by the transport), or its slot given back if
+    it never was. Counting from the moment a slot was granted let a busy event loop send a request late, right
+    before the next one (measured polling 10,000 sources: 353 of 9,800 gaps under 1 s, the shortest 53 ms).
+    Different keys never wait on each other.
     """
 
     def __init__(
@@ -324,24 +377,46 @@ class HostLimiter:
         self._rand = rand
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._turns: dict[str, asyncio.Lock] = {}
-        self._next_start: dict[str, float] = {}
+        self._last: dict[str, _Turn] = {}
+        self._unsent: dict[str, collections.deque[_Turn]] = {}
 
     @asynccontextmanager
     async def slot(self, key: str) -> AsyncIterator[None]:
         slots = self._slots.setdefault(key, asyncio.Semaphore(self._per_host))
         async with slots:
-            await self._wait_turn(key)
-            yield
+            turn = await self._wait_turn(key)
+            try:
+                yield
+            finally:
+                self._went(key, turn)
 
-    async def _wait_turn(self, key: str) -> None:
-        # The lock queues waiters so each one sees the start time booked by the one before it.
+    def sent(self, key: str) -> None:
+        """The transport wrote the first bytes of a request to ``key``: the oldest turn not yet gone has gone."""
+        queue = self._unsent.get(key)
+        if queue:
+            self._went(key, queue[0])
+
+    def _went(self, key: str, turn: _Turn) -> None:
+        if not turn.gone.is_set():
+            turn.at = asyncio.get_running_loop().time()
+            turn.gone.set()
+            queue = self._unsent.get(key)
+            if queue and turn in queue:
+                queue.remove(turn)
+
+    async def _wait_turn(self, key: str) -> _Turn:
+        # The lock queues waiters: each one waits for the request before it to go out, then for the gap.
         async with self._turns.setdefault(key, asyncio.Lock()):
-            loop = asyncio.get_running_loop()
-            wait = self._next_start.get(key, 0.0) - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            gap = self._min_delay + (self._rand(0.0, self._jitter) if self._jitter else 0.0)
-            self._next_start[key] = loop.time() + gap
+            previous = self._last.get(key)
+            if previous is not None:
+                await previous.gone.wait()
+                wait = previous.at + previous.gap - asyncio.get_running_loop().time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            turn = _Turn(self._min_delay + (self._rand(0.0, self._jitter) if self._jitter else 0.0))
+            self._last[key] = turn
+            self._unsent.setdefault(key, collections.deque()).append(turn)
+            return turn
 
 
 @dataclass
@@ -373,7 +448,7 @@ class Fetcher:
         s = self.settings
         self._limiter = HostLimiter(s.per_host, s.min_delay, s.jitter)
         self._client = httpx.AsyncClient(
-            transport=transport or GuardedTransport(s.guard()),
+            transport=transport or GuardedTransport(s.guard(), on_send=self._limiter.sent),
             headers={"User-Agent": s.user_agent, "Accept": _ACCEPT, "Accept-Encoding": _ACCEPT_ENCODING},
             timeout=httpx.Timeout(
                 connect=s.connect_timeout, read=s.read_timeout, write=s.read_timeout, pool=s.connect_timeout

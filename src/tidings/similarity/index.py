@@ -127,13 +127,18 @@ class VectorIndex:
         self._set_facts(item)
 
     def graph_keys(self) -> set[int]:
-        return {int(k) for k in self._graph.keys}  # type: ignore[attr-defined]
+        return set(self._key_array().tolist())
+
+    def _key_array(self) -> np.ndarray:
+        # One call into usearch for all keys; iterating its key view costs a Python call per key (20 s at 1M).
+        return np.asarray(self._graph.keys, dtype=np.uint64)  # type: ignore[attr-defined]
 
     def remove_missing(self, keep: set[int]) -> None:
         """Drop vectors of articles that are no longer in the store."""
-        stale = [k for k in self.graph_keys() if k not in keep]
-        if stale:
-            self._graph.remove(np.array(stale, dtype=np.uint64))  # type: ignore[attr-defined]
+        keys = self._key_array()
+        stale = keys[~np.isin(keys, np.fromiter(keep, dtype=np.uint64, count=len(keep)))]
+        if len(stale):
+            self._graph.remove(stale)  # type: ignore[attr-defined]
             self.changed = True
 
     def nearest(self, vector: np.ndarray, k: int, *, exclude_outlet: str | None = None) -> list[tuple[Indexed, float]]:
