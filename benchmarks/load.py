@@ -294,7 +294,9 @@ def pages_under_load(db: Path, *, clients: int, seconds: float, label: str, reru
             results = measure_kinds(served.base_url, paths, clients, seconds)
         for m in results:
             goal, met = "0 errors", m.errors == 0
-            if p99_goal_ms is not None and m.kind == "article":
+            # The p99 goal is judged where every request renders its page: with the cache on, the p99 of a
+            # short run is the first render of each sampled page, made while thousands of hits a second go by.
+            if p99_goal_ms is not None and m.kind == "article" and env:
                 goal, met = f"p99 < {p99_goal_ms:g} ms, 0 errors", met and m.p99 * 1000 < p99_goal_ms
             rows.append(Row(f"{label}: {LABELS.get(m.kind, m.kind)}, {clients} clients x {seconds:g} s, {cache} "
                             f"({m.tool})", m.cell(), "", goal, rerun, met=met,

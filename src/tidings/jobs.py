@@ -275,8 +275,9 @@ def poll(store: Store, analyser: Analyser | None = None, *, include_all: bool = 
 class BacklogWorker(threading.Thread):
     """Analyses whole batches of the backlog in its own thread while a poll is still storing articles, then
     what is left once ``finish`` is called. The model is loaded only when there is something to analyse, and
-    then while the first pages are still being fetched. Torch releases the interpreter lock while it computes,
-    so extraction goes on beside it; measured in docs/performance.md."""
+    then while the first pages are still being fetched; pages are extracted in worker processes
+    (``extract_page_elsewhere``), so the poll's own thread leaves the interpreter to the model. See
+    docs/performance.md."""
 
     def __init__(self, store: Store, analyser: Analyser | None = None, *, idle: float = 0.2) -> None:
         super().__init__(name="tidings-analysis", daemon=True)

@@ -20,7 +20,7 @@ import numpy as np
 EXACT_BELOW = 20_000
 CONNECTIVITY = 16
 EXPANSION_ADD = 128
-EXPANSION_SEARCH = 128
+EXPANSION_SEARCH = 256  # at 1M (synthetic): recall@10 0.922 at 128, 0.959 at 256, 0.972 at 512
 
 
 @dataclass
