@@ -65,6 +65,7 @@ def test_admins_errors_and_writes_bypass_or_empty_it(client: TestClient) -> None
     assert [client.get("/article/999").status_code for _ in range(2)] == [404, 404]
     assert client.get("/article/999").headers["x-tidings-cache"] == "miss"
     client.get("/sections")
+    client.head("/sections")  # a safe method leaves it alone
     assert client.get("/sections").headers["x-tidings-cache"] == "hit"
     client.post("/api/sources", headers=auth, json={})  # any write, even a refused one, empties it
     assert client.get("/sections").headers["x-tidings-cache"] == "miss"

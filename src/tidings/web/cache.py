@@ -8,7 +8,8 @@ once per reader. An entry also expires after ``max_age`` seconds, since pages sa
 
 Not cached: requests with a cookie or an Authorization header (admins), anything but GET, answers other than
 200, answers that set a cookie or say ``no-store``/``private``, and bodies over a sixteenth of the cache.
-A request that is not a GET empties the cache, so a change made through the site shows at once.
+A request with a method that may change something (POST, PUT, PATCH, DELETE) empties the cache, so a change made
+through the site shows at once.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class PageCache:
             await self.app(scope, receive, send)
             return
         if scope["method"] != "GET":
-            self.clear()
+            if scope["method"] not in ("HEAD", "OPTIONS"):  # a change may follow: only safe methods keep it
+                self.clear()
             await self.app(scope, receive, send)
             return
         if any(name in (b"cookie", b"authorization") for name, _ in scope.get("headers") or []):
