@@ -210,7 +210,7 @@ def warm_up(base_url: str, paths: dict[str, list[str]], per_kind: int = 10) -> N
 
 
 @dataclass
-class Measured:
+class PageLoad:
     """One kind of page under load, from wrk or from run_load."""
 
     kind: str
@@ -230,7 +230,7 @@ class Measured:
 _WRK_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 
 
-def parse_wrk(kind: str, out: str) -> Measured:
+def parse_wrk(kind: str, out: str) -> PageLoad:
     """The figures of ``wrk --latency`` output: requests, rate, p50, p99, non-2xx answers and socket errors."""
     def latency(pct: str) -> float:
         m = re.search(rf"^\s*{pct}%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
@@ -246,11 +246,11 @@ def parse_wrk(kind: str, out: str) -> Measured:
     sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(int(x) for x in sockets.groups()) if sockets else 0)
     samples = [line.strip() for line in out.splitlines() if "Non-2xx" in line or "Socket errors" in line]
-    return Measured(kind, "wrk", int(total.group(1)), float(rate.group(1)), latency("50"), latency("99"), errors,
+    return PageLoad(kind, "wrk", int(total.group(1)), float(rate.group(1)), latency("50"), latency("99"), errors,
                     samples)
 
 
-def wrk_load(base_url: str, kind: str, paths: list[str], clients: int, seconds: float) -> Measured:
+def wrk_load(base_url: str, kind: str, paths: list[str], clients: int, seconds: float) -> PageLoad:
     """wrk (C, two threads) with ``clients`` connections, each request a random one of ``paths``."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write("local paths = {" + ",".join(json.dumps(p) for p in paths) + "}\n"
@@ -265,7 +265,7 @@ def wrk_load(base_url: str, kind: str, paths: list[str], clients: int, seconds: 
     return parse_wrk(kind, out)
 
 
-def measure_kinds(base_url: str, paths: dict[str, list[str]], clients: int, seconds: float) -> list[Measured]:
+def measure_kinds(base_url: str, paths: dict[str, list[str]], clients: int, seconds: float) -> list[PageLoad]:
     """Each kind of page on its own for ``seconds``: wrk when installed (it takes little CPU from the server on
     a small machine), else this module's asyncio client."""
     out = []
@@ -276,7 +276,7 @@ def measure_kinds(base_url: str, paths: dict[str, list[str]], clients: int, seco
             out.append(wrk_load(base_url, kind, kind_paths, clients, seconds))
             continue
         s = asyncio.run(run_load(base_url, {kind: kind_paths}, clients, seconds))[kind]
-        out.append(Measured(kind, "asyncio client", s.requests, s.rate, s.p50, s.p99, s.errors, s.error_samples))
+        out.append(PageLoad(kind, "asyncio client", s.requests, s.rate, s.p50, s.p99, s.errors, s.error_samples))
     return out
 
 

@@ -2,6 +2,7 @@
 
     python -m benchmarks --only scale [--quick] [--scale-sizes 10000,100000,1000000] [--workdir DIR]
     python -m benchmarks.scale --sizes 10000 [--keep DIR]          # this section alone
+    python -m benchmarks.scale --measure-index DIR/scale-1000000.db [--expansion 512]   # the index alone (JSON)
 
 Articles beyond what can be embedded in reasonable time carry synthetic vectors from a clustered distribution
 shaped like news: sections hold topics, topics hold events, an event is reported by one to six outlets. An
@@ -46,6 +47,7 @@ TOPIC_SIZE = 200          # articles per topic, on average
 SHARES = (0.10, 0.25, 0.35, 0.30)
 BUILD_BATCH = 1024
 QUERIES = 500
+CLOSE = 0.5               # cosine of two reports of one event in this distribution is about 0.7; of a topic, 0.35
 GOALS = {"similar_p99_ms": 20.0, "recall": 0.98, "index_bytes": 2048, "ready_s": 5.0, "page_p99_ms": 50.0}
 
 
@@ -143,9 +145,11 @@ def build(db: Path, n: int, *, imported: bool = False) -> dict[str, float]:
     return {"import_per_s": 0.0 if imported else n / (t1 - t0), "analyse_per_s": waiting / (t2 - t1)}
 
 
-def measure_index(db: Path, queries: int) -> dict[str, float]:
-    """In a fresh process: the analyser's memory, recall@10 of the index against exact search, both latencies."""
-    from tidings.jobs import Analyser
+def measure_index(db: Path, queries: int, expansion: int | None = None) -> dict[str, float]:
+    """In a fresh process: the analyser's memory, recall@10 of the index against exact search, both latencies,
+    and how many of the exact top 10 close enough to be the same event (cosine >= CLOSE) are among the
+    CANDIDATES the linker asks the index for. ``expansion`` overrides the index's search expansion."""
+    from tidings.jobs import CANDIDATES, Analyser
     from tidings.storage.store import Store
 
     store = Store(db)
@@ -154,6 +158,8 @@ def measure_index(db: Path, queries: int) -> dict[str, float]:
     analyser = Analyser.open(store, ClusteredEmbedder())
     open_s = time.perf_counter() - t0
     after = proc_status("self", "VmRSS")
+    if expansion:
+        analyser.index._graph.expansion_search = expansion
     n = len(analyser.index)
     graph_bytes = analyser.index._graph.memory_usage  # usearch's own count
     ids = np.empty(n, dtype=np.int64)
@@ -163,7 +169,7 @@ def measure_index(db: Path, queries: int) -> dict[str, float]:
         ids[i] = article_id
         matrix[i] = np.frombuffer(blob, dtype=np.float32)
     picks = np.random.default_rng(5).choice(n, size=min(queries, n), replace=False)
-    hits, exact_ms, index_ms = 0, [], []
+    hits, close, close_found, exact_ms, index_ms = 0, 0, 0, [], []
     for p in picks:
         t = time.perf_counter()
         scores = matrix @ matrix[p]
@@ -174,8 +180,12 @@ def measure_index(db: Path, queries: int) -> dict[str, float]:
         found = {item.id for item, _ in analyser.index.nearest(matrix[p], 10)}
         index_ms.append((time.perf_counter() - t) * 1000)
         hits += len(truth & found)
+        near = {int(ids[j]) for j in top if scores[j] >= CLOSE and j != p}
+        close += len(near)
+        close_found += len(near & {item.id for item, _ in analyser.index.nearest(matrix[p], CANDIDATES)})
     index_ms.sort()
-    return {"articles": n, "recall": hits / (10 * len(picks)), "exact_p50_ms": statistics.median(exact_ms),
+    return {"articles": n, "recall": hits / (10 * len(picks)), "close": close, "close_found": close_found,
+            "exact_p50_ms": statistics.median(exact_ms),
             "index_p50_ms": statistics.median(index_ms), "index_p99_ms": index_ms[int(len(index_ms) * 0.99)],
             "graph_bytes": graph_bytes, "analyser_rss": after - before, "open_s": open_s}
 
@@ -238,6 +248,8 @@ def measure_size(db: Path, n: int, built: dict[str, float] | None, queries: int,
         Row(f"{label}: analyser open (load the saved index, catch up with the store)", ix["open_s"], "s", "", rerun),
         Row(f"{label}: recall@10 of the index vs exact search ({queries} queries)", ix["recall"], "",
             f">= {GOALS['recall']}", rerun, met=ix["recall"] >= GOALS["recall"]),
+        Row(f"{label}: same-event neighbours (exact top 10, cosine >= {CLOSE}) among the linker's candidates",
+            f"{ix['close_found']:,} of {ix['close']:,}", "", "", rerun),
         Row(f"{label}: exact brute-force search p50 (numpy, float32)", ix["exact_p50_ms"], "ms", "", rerun),
         Row(f"{label}: index search p50 / p99", f"{ix['index_p50_ms']:.2f} / {ix['index_p99_ms']:.2f}", "ms", "",
             rerun),
@@ -295,10 +307,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="build the databases in this folder and keep them")
     parser.add_argument("--seconds", type=float, default=30.0,
                         help="seconds of load per kind of page on the largest archive (0: none)")
-    parser.add_argument("--measure-index", type=Path, help=argparse.SUPPRESS)  # the child of _measure_in_child
+    parser.add_argument("--measure-index", type=Path, metavar="DB",
+                        help="only measure the index of an archive built earlier; prints JSON")
+    parser.add_argument("--expansion", type=int, help="with --measure-index: the index's search expansion")
     args = parser.parse_args(argv)
     if args.measure_index:
-        print(json.dumps(measure_index(args.measure_index, args.queries)))
+        print(json.dumps(measure_index(args.measure_index, args.queries, args.expansion)))
         return 0
     import tempfile
 

@@ -170,6 +170,7 @@ EXPECTED_ROWS = [
     "scale 3,000: analyser resident memory per article",
     "scale 3,000: analyser open",
     "scale 3,000: recall@10 of the index vs exact search",
+    "scale 3,000: same-event neighbours (exact top 10, cosine >= 0.5) among the linker's candidates",
     "scale 3,000: exact brute-force search p50",
     "scale 3,000: index search p50 / p99",
     "scale 3,000: GET /api/similar over HTTP p50",

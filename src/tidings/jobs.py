@@ -290,7 +290,7 @@ class BacklogWorker(threading.Thread):
         try:
             while True:
                 last = self._finishing.is_set()
-                waiting = len(self.store.backlog(BATCH))
+                waiting = self.store.backlog_size(BATCH)
                 if waiting == BATCH or (last and waiting):
                     if self.analyser is None:
                         self.analyser = Analyser.open(self.store)

@@ -302,6 +302,11 @@ class Store:
             " FROM articles a JOIN sources s ON s.id = a.source_id WHERE a.analysed = 0 ORDER BY a.id LIMIT ?",
             (limit,))
 
+    def backlog_size(self, limit: int) -> int:
+        """How many articles wait for analysis, counted up to ``limit`` (the rows themselves are not read)."""
+        row = self._one("SELECT COUNT(*) AS n FROM (SELECT 1 FROM articles WHERE analysed = 0 LIMIT ?)", (limit,))
+        return int(row["n"]) if row else 0
+
     def mark_analysed(self, ids: Iterable[int]) -> None:
         with self.transaction() as db:
             db.executemany("UPDATE articles SET analysed = 1 WHERE id = ?", [(i,) for i in ids])
