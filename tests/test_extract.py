@@ -7,7 +7,6 @@ import importlib.util
 import json
 import os
 import sys
-from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -193,26 +192,10 @@ def test_benchmark_scoring() -> None:
 
 
 def test_extraction_in_a_worker_process_gives_the_same_page(article: ExtractedPage) -> None:
+    """(A page that kills its worker, or overruns its budgets: tests/test_extract_budget.py.)"""
     from tidings.ingest import extract
 
-    assert extract._workers() is not None or (os.cpu_count() or 1) == 1
-    assert asyncio.run(extract.extract_page_elsewhere((PAGES / "article.html").read_bytes(), URL)) == article
+    assert not extract._Dispatcher.in_process() or (os.cpu_count() or 1) == 1
+    page = asyncio.run(extract.extract_page_elsewhere((PAGES / "article.html").read_bytes(), URL, owner=1))
+    assert page == article and not page.error
     assert article.text
-
-
-def test_a_page_that_kills_its_worker_costs_the_worker_not_the_poll(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tidings.ingest import extract
-
-    calls: list[str] = []
-
-    class Dying:
-        def submit(self, *args: object, **kwargs: object) -> object:
-            raise BrokenProcessPool("the worker died")
-
-        def shutdown(self, **kwargs: object) -> None:
-            calls.append("shutdown")
-
-    monkeypatch.setattr(extract, "_pool", None)
-    monkeypatch.setattr(extract, "_workers", lambda: Dying())
-    page = asyncio.run(extract.extract_page_elsewhere(b"<html><body><p>x</p></body></html>", "https://a.example/"))
-    assert page == ExtractedPage() and calls == ["shutdown", "shutdown"]  # tried twice, then given up

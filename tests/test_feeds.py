@@ -109,8 +109,11 @@ def test_json_feed() -> None:
     assert [e.title for e in parsed.entries] == [
         "New ferry timetable starts on Monday",
         "Council approves sea wall repairs",
+        "",  # JSON Feed allows an item without a title: kept, the pipeline finds it one
     ]
-    first, second = parsed.entries
+    assert parsed.skipped == {"no link": 1}
+    first, second, note = parsed.entries
+    assert note.summary.startswith("A note without a title")
     assert first.guid == "urn:gazette:1001"
     assert first.url == "https://gazette.example.net/news/2024/03/ferry-timetable"
     assert first.summary == "Crossings every 40 minutes during the summer."

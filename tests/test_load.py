@@ -202,7 +202,9 @@ class Poller:
 def served(tmp_path: Path, news_server: NewsServer) -> Iterator[tuple[str, Path, Path, dict[str, str]]]:
     db = tmp_path / "load.db"
     env = {**os.environ, "TIDINGS_EMBEDDER": "hashing", "TIDINGS_HOST_DELAY": "0", "TIDINGS_HOST_JITTER": "0",
-           "TIDINGS_ALLOW_PRIVATE_NETWORKS": "1", "PYTHONUNBUFFERED": "1"}
+           "TIDINGS_ALLOW_PRIVATE_NETWORKS": "1", "PYTHONUNBUFFERED": "1",
+           # every reader comes from 127.0.0.1 on its own connection: lift the per-client connection cap
+           "TIDINGS_MAX_CONNECTIONS_PER_CLIENT": "1000"}
     store = Store(db)
     for n, outlet in enumerate(OUTLETS):
         slug = outlet.lower().replace(" ", "-")

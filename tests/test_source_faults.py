@@ -22,45 +22,13 @@ from typing import Any
 
 import pytest
 
-from newsserver import NewsServer
+from newsserver import FEED_TYPE, GOOD, NewsServer, add, fast, refresh, rss
 from tidings.clock import parse_iso, utcnow
 from tidings.config import PollSettings
 from tidings.ingest import schedule
-from tidings.ingest.fetch import Fetcher, FetchResult, FetchSettings
-from tidings.ingest.pipeline import RefreshResult, refresh_feed, refresh_sources
+from tidings.ingest.fetch import Fetcher, FetchResult
+from tidings.ingest.pipeline import RefreshResult, refresh_sources
 from tidings.storage.store import Store
-
-FEED_TYPE = "application/rss+xml"
-
-
-def fast(**kw: Any) -> FetchSettings:
-    base: dict[str, Any] = {"allow_private": True, "min_delay": 0.0, "jitter": 0.0, "connect_timeout": 2.0,
-                            "read_timeout": 2.0, "total_timeout": 3.0, "max_bytes": 256 * 1024}
-    return FetchSettings(**{**base, **kw})
-
-
-def rss(items: list[tuple[str, str, str]], *, when: str = "Mon, 03 Mar 2025 10:00:00 GMT") -> str:
-    """RSS 2.0 with items (guid, link, title), all published at ``when``."""
-    body = "".join(f"<item><guid>{g}</guid><link>{u}</link><title>{t}</title><pubDate>{when}</pubDate>"
-                   f"<description>{t}: a short report.</description></item>" for g, u, t in items)
-    return f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>F</title>{body}</channel></rss>"
-
-
-GOOD = rss([(f"g{i}", f"http://news.test/{i}", f"Story {i}") for i in range(3)])
-
-
-def add(store: Store, url: str, name: str = "Feed") -> int:
-    """A source whose article pages are never fetched (these tests are about the feed)."""
-    return store.add_source(url, name, fulltext="never")[0]
-
-
-def refresh(store: Store, source_id: int, settings: FetchSettings | None = None,
-            poll: PollSettings | None = None) -> RefreshResult:
-    async def run() -> RefreshResult:
-        async with Fetcher(settings or fast()) as f:
-            return await refresh_feed(store, f, store.source(source_id) or {}, poll)
-
-    return asyncio.run(run())
 
 
 def waited(row: dict[str, Any]) -> float:

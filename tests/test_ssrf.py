@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpcore
 import pytest
 
 from newsserver import NewsServer
@@ -120,6 +121,138 @@ def test_allow_private_opens_private_kinds_only() -> None:
     assert {a for a, _ in KINDS if policy(ipaddress.ip_address(a)) is None} == allowed
 
 
+# Every IPv6 form that carries an IPv4 address is judged by that address; Teredo carries two (server, and the
+# client XOR 0xffffffff) and the stricter counts. Deprecated site-local fec0::/10 is never fetched from.
+TEREDO = "2001:0:4136:e378:8000:63bf:"  # Teredo prefix, server 65.54.227.120, flags and port; client follows
+EMBEDDED = [
+    # IPv4-compatible ::a.b.c.d (RFC 4291, deprecated); :: and ::1 are in KINDS
+    ("::127.0.0.1", "loopback"), ("::10.1.2.3", "private"), ("::100.64.0.1", "carrier-grade NAT"),
+    ("::169.254.169.254", "cloud metadata"), ("::169.254.0.1", "link-local"), ("::224.0.0.1", "multicast"),
+    ("::0.0.0.2", "reserved"), ("::8.8.8.8", None),
+    # IPv4-translated ::ffff:0:a.b.c.d (RFC 2765)
+    ("::ffff:0:127.0.0.1", "loopback"), ("::ffff:0:192.168.0.1", "private"),
+    ("::ffff:0:169.254.169.254", "cloud metadata"), ("::ffff:0:8.8.8.8", None),
+    # IPv4-mapped ::ffff:a.b.c.d, beyond the ones in KINDS
+    ("::ffff:169.254.1.1", "link-local"), ("::ffff:100.64.0.1", "carrier-grade NAT"),
+    # NAT64, well-known prefix 64:ff9b::/96 (RFC 6052)
+    ("64:ff9b::127.0.0.1", "loopback"), ("64:ff9b::10.0.0.1", "private"), ("64:ff9b::169.254.1.1", "link-local"),
+    ("64:ff9b::8.8.8.8", None),
+    # NAT64, local-use prefix 64:ff9b:1::/48 (RFC 8215): read as /96 when bits 48-95 are zero, else every layout
+    ("64:ff9b:1::127.0.0.1", "loopback"), ("64:ff9b:1::172.16.0.1", "private"),
+    ("64:ff9b:1::169.254.169.254", "cloud metadata"), ("64:ff9b:1::8.8.8.8", None),
+    ("64:ff9b:1:a9fe:a9:fe00::", "cloud metadata"),  # a /48 layout: 169.254.169.254 in bits 48-63 and 72-87
+    ("64:ff9b:1:808:8:808:808:808", None),  # 8.8.8.8 in every layout
+    # 6to4 2002::/16 (RFC 3056): the IPv4 address in bits 16-47
+    ("2002:7f00:1::1", "loopback"), ("2002:a00:1::", "private"), ("2002:a9fe:a9fe::1", "cloud metadata"),
+    ("2002:808:808::1", None),
+    # Teredo 2001::/32 (RFC 4380): server in bits 32-63, client XOR 0xffffffff in the last 32 bits
+    (TEREDO + "80ff:fffe", "loopback"), (TEREDO + "f5ff:fffe", "private"),
+    (TEREDO + "5601:5601", "cloud metadata"), ("2001:0:a00:1::f7f7:f7f7", "private"),
+    ("2001:0:a9fe:a9fe::f7f7:f7f7", "cloud metadata"), ("2001:0:a00:1::5601:fefe", "link-local"),
+    (TEREDO + "f7f7:f7f7", None),
+    # site-local fec0::/10 (RFC 3879, deprecated)
+    ("fec0::1", "site-local"), ("fec0::a9fe:a9fe", "site-local"), ("feff:ffff::1", "site-local"),
+]
+PRIVATE = ("loopback", "private", "carrier-grade NAT")
+
+
+def refused_kind(kind: str | None, allow_private: bool) -> str | None:
+    return None if kind is None or (allow_private and kind in PRIVATE) else kind
+
+
+def expected_dial(address: str) -> str:
+    """Where a connection to ``address`` should go: the IPv4 address for the forms no IPv6 route leads to."""
+    return address.rsplit(":", 1)[1] if address.startswith("::") else str(ipaddress.ip_address(address))
+
+
+@pytest.fixture
+def dialled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The addresses the fetcher opens sockets to. None is opened: every attempt fails at once (no network)."""
+    calls: list[str] = []
+
+    async def connect_tcp(self: object, host: str, port: int, **kw: object) -> httpcore.AsyncNetworkStream:
+        calls.append(host)
+        raise httpcore.ConnectError(f"test: no connection to {host}")
+
+    monkeypatch.setattr(httpcore.AnyIOBackend, "connect_tcp", connect_tcp)
+    return calls
+
+
+@pytest.mark.parametrize(("address", "kind"), EMBEDDED)
+def test_embedded_ipv4_forms_are_judged_by_the_ipv4_address(address: str, kind: str | None) -> None:
+    assert address_kind(ipaddress.ip_address(address)) == kind
+
+
+@pytest.mark.parametrize("allow", [False, True], ids=["private-refused", "private-allowed"])
+@pytest.mark.parametrize(("address", "kind"), EMBEDDED)
+def test_embedded_forms_are_refused_before_any_connection(
+        dialled: list[str], address: str, kind: str | None, allow: bool) -> None:
+    """Each form twice: as a literal in the URL, and as what DNS returns for a name."""
+    async def resolver(host: str, port: int) -> list[str]:
+        return [address]
+
+    s = settings(allow_private=allow, resolver=resolver)
+    literal, named = fetch(s, f"http://[{address}]:8080/feed.xml", "http://embedded.test:8080/feed.xml")
+    refused = refused_kind(kind, allow)
+    if refused is None:  # allowed: the socket goes to the vetted address (here it fails at once, by the fixture)
+        assert dialled == [expected_dial(address)] * 2
+        for res in (literal, named):
+            assert res.error is not None and res.error.startswith("connection failed: test: no connection")
+        return
+    what = f"{'an' if refused[0] in 'aeiou' else 'a'} {refused} address"
+    resolved = f"embedded.test resolves to {ipaddress.ip_address(address)},"
+    for res, shown in ((literal, f"{address} is"), (named, resolved)):
+        assert res.status == 0 and res.error is not None and res.error.startswith(f"refused: {shown} {what}")
+        assert res.error.endswith(HINT) == (refused in PRIVATE)
+    assert dialled == []
+
+
+@pytest.mark.parametrize(
+    ("address", "error"),
+    [("64:ff9b::a9fe:a9fe", "refused: 64:ff9b::a9fe:a9fe is a cloud metadata address (it embeds 169.254.169.254)"),
+     ("::ffff:169.254.169.254", "refused: ::ffff:169.254.169.254 is a cloud metadata address"),
+     ("2002:a9fe:a9fe::1", "refused: 2002:a9fe:a9fe::1 is a cloud metadata address (it embeds 169.254.169.254)"),
+     (TEREDO + "5601:5601", f"refused: {TEREDO}5601:5601 is a cloud metadata address (it embeds 169.254.169.254)"),
+     ("2001:0:a00:1::5601:fefe", "refused: 2001:0:a00:1::5601:fefe is a link-local address (it embeds 169.254.1.1)"),
+     ("fec0::1", "refused: fec0::1 is a site-local address")],
+)
+def test_refusals_name_the_embedded_address_even_with_private_networks_allowed(
+        dialled: list[str], address: str, error: str) -> None:
+    [res] = fetch(settings(allow_private=True), f"http://[{address}]/feed.xml")
+    assert res.error == error and dialled == []
+
+
+@pytest.mark.parametrize("form", ["::127.0.0.1", "::ffff:0:127.0.0.1"])
+def test_ipv4_compatible_loopback_is_refused_up_front_and_dialled_as_ipv4_when_allowed(
+        news_server: NewsServer, form: str) -> None:
+    news_server.add("/feed.xml", "<rss/>", "application/rss+xml")
+    port = news_server.httpd.server_address[1]
+    [refused] = fetch(settings(), f"http://[{form}]:{port}/feed.xml")
+    assert refused.error == f"refused: {form} is a loopback address; {HINT}"  # a reason, not a connect timeout
+    assert news_server.requests == []
+    # allowed, it reaches the server on 127.0.0.1: the socket goes to the IPv4 address the form stands for
+    [allowed] = fetch(settings(allow_private=True), f"http://[{form}]:{port}/feed.xml")
+    assert allowed.ok and allowed.content == b"<rss/>" and news_server.hits("/feed.xml") == 1
+
+
+def test_a_name_resolving_to_an_ipv4_compatible_loopback(news_server: NewsServer) -> None:
+    news_server.add("/feed.xml", "<rss/>", "application/rss+xml")
+    port = news_server.httpd.server_address[1]
+
+    async def resolver(host: str, port: int) -> list[str]:
+        return ["::7f00:1"]
+
+    url = f"http://compat.test:{port}/feed.xml"
+    [refused] = fetch(settings(resolver=resolver), url)
+    assert refused.error == (
+        f"refused: compat.test resolves to ::7f00:1, a loopback address (it embeds 127.0.0.1); {HINT}")
+    assert news_server.requests == []
+    [allowed] = fetch(settings(allow_private=True, resolver=resolver), url)
+    assert allowed.ok and allowed.content == b"<rss/>"
+    [(_, _, headers)] = news_server.requests
+    assert headers["Host"] == f"compat.test:{port}"
+
+
 @pytest.mark.parametrize(
     ("host", "address"),
     [("2130706433", "127.0.0.1"), ("0x7f.1", "127.0.0.1"), ("0x7f000001", "127.0.0.1"),
@@ -141,13 +274,11 @@ def test_octal_dotted_form_is_not_even_a_url(news_server: NewsServer) -> None:
 
 
 @pytest.mark.parametrize("form", ["127.0.0.1", "2130706433", "0x7f.1", "0x7f000001", "017700000001", "127.1",
-                                  "[::ffff:127.0.0.1]", "localhost"])
+                                  "[::ffff:127.0.0.1]", "[::127.0.0.1]", "[::ffff:0:127.0.0.1]", "localhost"])
 def test_every_spelling_of_loopback_is_refused_and_reaches_nothing(news_server: NewsServer, form: str) -> None:
     news_server.add("/feed.xml", "<rss/>", "application/rss+xml")
     port = news_server.httpd.server_address[1]
-    url = f"http://{form}:{port}/feed.xml"
-    if form.startswith("[::ffff:") and not can_reach_mapped(port):
-        pytest.skip("this system does not route IPv4-mapped IPv6 to 127.0.0.1")
+    url = f"http://{form}:{port}/feed.xml"  # the IPv6 forms are dialled as 127.0.0.1: no IPv6 route needed
     [refused] = fetch(settings(), url)
     assert refused.error is not None and refused.error.startswith(f"refused: {form.strip('[]')}")
     assert "loopback address" in refused.error and refused.error.endswith(HINT)
@@ -155,14 +286,6 @@ def test_every_spelling_of_loopback_is_refused_and_reaches_nothing(news_server: 
     # control: with private networks allowed the very same URL reaches the server
     [allowed] = fetch(settings(allow_private=True), url)
     assert allowed.ok and news_server.hits("/feed.xml") == 1
-
-
-def can_reach_mapped(port: int) -> bool:
-    try:
-        with socket.create_connection(("::ffff:127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def test_name_resolving_to_loopback_is_refused_with_the_address(news_server: NewsServer) -> None:

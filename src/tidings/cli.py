@@ -25,7 +25,7 @@ def _store(args: argparse.Namespace) -> Store:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from tidings.ingest.pipeline import import_jsonl, report_progress
+    from tidings.ingest.pipeline import bounded_lines, describe_tally, import_jsonl, report_progress
     from tidings.jobs import Analyser, analyse_backlog
 
     store = _store(args)
@@ -36,7 +36,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"cannot read {args.file}: {exc.strerror}") from None
     with fh:
-        report = import_jsonl(store, fh)
+        report = import_jsonl(store, bounded_lines(fh))
     for number, message in report.errors:
         print(f"line {number}: skipped: {message}", file=sys.stderr)
     # the backlog too: a run stopped during analysis leaves stored articles waiting
@@ -44,11 +44,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     analysed = analyse_backlog(store, Analyser.open(store)) if waiting else 0
     print(f"imported {report.imported}, updated {report.updated}, unchanged {report.unchanged}, "
           f"skipped {len(report.errors)} bad line(s); analysed {analysed}")
+    if report.adjusted:
+        print(f"stored with changes: {describe_tally(report.adjusted)}")
     return 0 if (report.imported or report.updated or report.unchanged) else 1
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
-    from tidings.ingest.pipeline import report_progress
+    from tidings.ingest.pipeline import describe_tally, report_progress
     from tidings.jobs import poll
 
     store = _store(args)
@@ -58,7 +60,9 @@ def cmd_poll(args: argparse.Namespace) -> int:
     for source_id, error in report.failed:
         print(f"source {source_id}: {error}", file=sys.stderr)
     print(f"polled {report.sources} source(s): {report.new} new, {report.updated} updated, "
-          f"{len(report.failed)} failed; analysed {report.analysed}")
+          f"{len(report.failed)} failed, items skipped {describe_tally(report.skipped)}; analysed {report.analysed}")
+    if report.adjusted:
+        print(f"stored with changes: {describe_tally(report.adjusted)}")
     return 0
 
 
@@ -159,15 +163,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def serve_app(store: Store, host: str, port: int, *, analyse: bool = True) -> None:
-    import uvicorn
-
+    from tidings.config import ServerLimits
     from tidings.web.app import create_app
     from tidings.web.auth import load_admin_secret
+    from tidings.web.server import serve, trusted_networks
 
+    limits = ServerLimits.from_env()
+    trusted_networks(limits.trusted_proxies)  # a bad TIDINGS_TRUSTED_PROXIES stops here, before anything starts
     secret = load_admin_secret(store.path)
     print(f"Admin secret (to add and change sources at /admin): {secret.where}; "
           "`tidings admin-token` prints it", flush=True)
-    uvicorn.run(create_app(store, secret.value, analyse=analyse), host=host, port=port, log_level="warning")
+    serve(create_app(store, secret.value, analyse=analyse), host, port, limits=limits)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

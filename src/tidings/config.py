@@ -40,3 +40,103 @@ class PollSettings:
     page_fetch_limit: int = 100     # article pages fetched per source and poll
     max_page_bytes: int = 2 * 1024 * 1024  # an article page larger than this is not read
     pass_timeout: float = 600.0     # seconds one source may take in a poll pass (feed, pages and storing)
+
+
+BASE_URL_ENV = "TIDINGS_BASE_URL"
+
+
+def clean_base_url(value: str, where: str = BASE_URL_ENV) -> str:
+    """An absolute http(s) URL for readers to reach the site at, without a trailing slash (a path prefix such as
+    https://example.org/news is kept); UserError naming ``where`` for anything else."""
+    from urllib.parse import urlsplit
+
+    from tidings.errors import UserError
+
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname or parts.username
+            or parts.password or parts.query or parts.fragment or any(ord(c) <= 0x20 for c in text)):
+        raise UserError(f"{where} must be an http(s) address such as https://news.example.org, not {value!r}")
+    return text.rstrip("/")
+
+
+def public_base_url(host: str = "127.0.0.1", port: int = 8080) -> str:
+    """Where readers reach the site, for absolute links (Atom feeds): TIDINGS_BASE_URL if set, else the address
+    the server listens on. A wildcard listen address (0.0.0.0, ::) names no host a reader could use; it becomes
+    this machine's loopback name, right for a reader on the same machine only: set TIDINGS_BASE_URL when others
+    read the site."""
+    configured = os.environ.get(BASE_URL_ENV, "").strip()
+    if configured:
+        return clean_base_url(configured)
+    name = host.strip().strip("[]")
+    if name in ("", "0.0.0.0"):
+        name = "127.0.0.1"
+    elif name == "::":
+        name = "localhost"
+    if ":" in name:
+        name = f"[{name}]"
+    return f"http://{name}" if port == 80 else f"http://{name}:{port}"
+
+
+def env_int(name: str, default: int, minimum: int = 1) -> int:
+    """An integer setting; a value that is not a number, or is below ``minimum``, leaves the default."""
+    try:
+        value = int(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value >= minimum else default
+
+
+def env_list(name: str) -> tuple[str, ...]:
+    """A comma-separated setting, blanks dropped."""
+    return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """What a client can make `tidings serve` hold (docs/reliability.md), each overridable by a variable."""
+
+    max_header_bytes: int = 64 * 1024  # TIDINGS_MAX_HEADER_BYTES: a request line and headers; more gets 431
+    max_headers: int = 100             # header fields in one request; more gets 431
+    header_timeout: float = 10.0       # TIDINGS_HEADER_TIMEOUT: seconds for a request's line and headers to arrive
+    #                                    (from the connection, or the previous response, being made); then closed
+    max_connections_per_client: int = 64  # TIDINGS_MAX_CONNECTIONS_PER_CLIENT: open connections from one address
+    #                                       (trusted proxies exempt); more are closed at once
+    max_connections: int = 1000        # TIDINGS_MAX_CONNECTIONS: open connections in all; more are closed at once
+    trusted_proxies: tuple[str, ...] = ()  # TIDINGS_TRUSTED_PROXIES: IPs and networks whose X-Forwarded-For and
+    #                                        X-Forwarded-Proto are believed; none by default
+
+    @classmethod
+    def from_env(cls) -> ServerLimits:
+        d = cls()
+        timeout = env_float("TIDINGS_HEADER_TIMEOUT", d.header_timeout)
+        return cls(max_header_bytes=env_int("TIDINGS_MAX_HEADER_BYTES", d.max_header_bytes, minimum=1024),
+                   max_headers=d.max_headers,
+                   header_timeout=timeout if timeout > 0 else d.header_timeout,
+                   max_connections_per_client=env_int("TIDINGS_MAX_CONNECTIONS_PER_CLIENT",
+                                                      d.max_connections_per_client),
+                   max_connections=env_int("TIDINGS_MAX_CONNECTIONS", d.max_connections),
+                   trusted_proxies=env_list("TIDINGS_TRUSTED_PROXIES"))
+
+
+# Article page extraction in worker processes (tidings.ingest.extract, docs/reliability.md): each page gets a
+# time budget (its worker is killed and replaced past it) and a memory budget (what the worker may allocate on
+# top of its loaded self; a page that needs more gets no text).
+EXTRACT_TIMEOUT = 10.0     # TIDINGS_EXTRACT_TIMEOUT: seconds one page may take; real pages take well under one
+EXTRACT_MEMORY_MB = 512.0  # TIDINGS_EXTRACT_MEMORY_MB: MiB one page may allocate in its worker; 0 sets no limit
+
+
+def extract_timeout() -> float:
+    """TIDINGS_EXTRACT_TIMEOUT, else EXTRACT_TIMEOUT; a value that is not above zero leaves the default."""
+    value = env_float("TIDINGS_EXTRACT_TIMEOUT", EXTRACT_TIMEOUT)
+    return value if value > 0 else EXTRACT_TIMEOUT
+
+
+def extract_memory_mb() -> float:
+    """TIDINGS_EXTRACT_MEMORY_MB, else EXTRACT_MEMORY_MB; 0 sets no limit, a negative value leaves the default."""
+    value = env_float("TIDINGS_EXTRACT_MEMORY_MB", EXTRACT_MEMORY_MB)
+    return value if value >= 0 else EXTRACT_MEMORY_MB

@@ -23,7 +23,7 @@ from tidings.analysis.terms import key_terms
 from tidings.clock import iso, parse_iso, utcnow
 from tidings.config import PollSettings, env_float
 from tidings.ingest.fetch import Fetcher, FetchSettings, allow_private_from_env
-from tidings.ingest.pipeline import RefreshResult, refresh_sources
+from tidings.ingest.pipeline import RefreshResult, Tally, describe_tally, refresh_sources, tally
 from tidings.models import Neighbour
 from tidings.similarity.index import Indexed, VectorIndex
 from tidings.similarity.lexical import content_words
@@ -239,6 +239,8 @@ class PollReport:
     updated: int = 0
     failed: list[tuple[int, str]] = field(default_factory=list)
     analysed: int = 0
+    skipped: Tally = field(default_factory=dict)   # feed items not stored, by reason (also on each source)
+    adjusted: Tally = field(default_factory=dict)  # items stored with a field cut or a date clamped
 
 
 def fetch_settings_from_env() -> FetchSettings:
@@ -267,6 +269,10 @@ def poll(store: Store, analyser: Analyser | None = None, *, include_all: bool = 
     for r in results:
         report.new += r.new
         report.updated += r.updated
+        for reason, n in r.skipped.items():
+            tally(report.skipped, reason, n)
+        for reason, n in r.adjusted.items():
+            tally(report.adjusted, reason, n)
         if r.error:
             report.failed.append((r.source_id, r.error))
     return report
@@ -321,8 +327,8 @@ def run_scheduler(store: Store, stop: threading.Event, *, tick: float = 30.0) ->
                 analyser = Analyser.open(store)
             report = poll(store, analyser)
             if report.sources:
-                log.info("polled %d sources: %d new, %d updated, %d failed", report.sources, report.new,
-                         report.updated, len(report.failed))
+                log.info("polled %d sources: %d new, %d updated, %d failed, items skipped %s", report.sources,
+                         report.new, report.updated, len(report.failed), describe_tally(report.skipped))
         except Exception:  # keep the scheduler alive whatever one pass hits
             log.exception("poll pass failed")
         stop.wait(tick)

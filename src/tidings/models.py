@@ -8,7 +8,8 @@ from datetime import datetime
 
 @dataclass
 class FeedEntry:
-    """One item of a feed, as the feed gave it (text fields are plain text unless named ``*_html``)."""
+    """One item of a feed, as the feed gave it (text fields are plain text unless named ``*_html``). ``title`` may
+    be empty (RSS allows an item with only a description): the pipeline finds one."""
 
     guid: str
     url: str
@@ -31,6 +32,7 @@ class ParsedFeed:
     language: str = ""
     entries: list[FeedEntry] = field(default_factory=list)
     error: str | None = None
+    skipped: dict[str, int] = field(default_factory=dict)  # entries left out, by reason
 
 
 @dataclass
@@ -46,6 +48,7 @@ class ExtractedPage:
     canonical_url: str = ""
     site_name: str = ""
     description: str = ""
+    error: str = ""  # why extraction stopped short (over its time or memory budget, its worker died); else ""
 
 
 @dataclass

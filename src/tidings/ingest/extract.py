@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import functools
+import itertools
+import math
 import multiprocessing
 import os
 import re
 import threading
 import unicodedata
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, InvalidStateError
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
+from pebble import ProcessExpired, ProcessFuture, ProcessPool
+
+from tidings.config import extract_memory_mb, extract_timeout
 from tidings.ingest.normalize import canonical_url, parse_datetime
 from tidings.models import ExtractedPage
+
+T = TypeVar("T")
 
 # trafilatura settings chosen on benchmarks/extraction.py: favor_precision without comments scores best on the
 # article-extraction-benchmark (mean token F1 0.965, defaults 0.948). Its rare failure (it keeps a stub of a
@@ -30,7 +40,15 @@ RETRY_OPTIONS: dict[str, Any] = {"include_comments": False, "include_tables": Tr
 RETRY_BELOW_CHARS = 3000
 RETRY_BELOW_PAGE_SHARE = 0.2
 RETRY_KEEP_RATIO = 2.0
-MAX_HTML_CHARS = 20_000_000  # beyond this a page is not an article; lxml would only burn memory on it
+# Caps on a page before trafilatura sees it. Of the 218 real article pages in shared/data (the extraction
+# benchmark, the readability and newspaper4k test pages) the largest is 1.49 million characters and the most
+# nodes in one is 2,234 (median 765); the fetcher stops at 2 MiB anyway (PollSettings.max_page_bytes).
+# trafilatura's time grows with the node count, faster than linearly for some shapes (many small tables: 7,500
+# nodes 7.7 s, 15,000 nodes 20 s), so a page is cut to its first MAX_NODES: the slowest shape measured then takes
+# 5 s (4,000 divs holding a paragraph each), half the time budget. Real pages are untouched: benchmark F1 0.9716
+# before and after (python -m benchmarks.extraction).
+MAX_HTML_CHARS = 3_000_000  # characters of a page parsed (2x the largest real page); the rest is dropped
+MAX_NODES = 5_000           # elements and comments kept of a parsed page, in document order (2.2x the most seen)
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
@@ -175,13 +193,28 @@ def _extract(tree: Any, url: str) -> tuple[str, Any]:
     return text, doc
 
 
+def _cut(tree: Any, keep: int) -> Any:
+    """``tree`` less every node after the first ``keep`` in document order (the root counts as the first)."""
+    node = next(itertools.islice(tree.iter(), keep, None), None)
+    while node is not None and (parent := node.getparent()) is not None:
+        while node is not None:  # this node and its following siblings
+            following = node.getnext()
+            parent.remove(node)
+            node = following
+        while parent is not None and parent.getnext() is None:  # then those of the nearest ancestor with some
+            parent = parent.getparent()
+        node = None if parent is None else parent.getnext()
+    return tree
+
+
 def _load_tree(html: bytes | str) -> Any:
     from trafilatura.utils import load_html
 
     source = decode_html(html) if isinstance(html, bytes) else html
-    if not source.strip() or len(source) > MAX_HTML_CHARS:
+    if not source.strip():
         return None
-    return load_html(source)
+    tree = load_html(source[:MAX_HTML_CHARS])
+    return None if tree is None else _cut(tree, MAX_NODES)
 
 
 def _site_name(doc: Any, url: str) -> str:
@@ -219,46 +252,299 @@ def extract_page(html: bytes | str, url: str = "") -> ExtractedPage:
             site_name=_site_name(doc, url),
             description=_field(doc, "description"),
         )
+    except MemoryError:  # in a worker: the page wanted more than its memory budget (see _start_worker)
+        return ExtractedPage(error=_memory_error())
     except Exception:  # trafilatura, htmldate and lxml raise assorted errors on hostile pages
         return ExtractedPage()
 
 
-# -- extraction beside the model ---------------------------------------------------------------------------
+# -- extraction beside the model, within a budget ----------------------------------------------------------
 # Extraction is pure Python (trafilatura, lxml) and would hold the interpreter lock the model's thread needs;
 # in a worker process it runs on another core while this process embeds. Measured in docs/performance.md.
+#
+# A page may not stall the poller (docs/reliability.md): each page has a time budget (pebble kills its worker
+# past it and starts another) and a memory budget (an RLIMIT_DATA set in each worker once it has loaded the
+# extractor, so the page's own allocations raise MemoryError there). Pages wait here, one queue per owner (the
+# source), and go to the pool round-robin across owners, never more at once than there are workers: a source
+# with a hundred pages delays another source's page by about one page's budget at most. A caller that is
+# cancelled (a poll pass timing out) takes its queued pages back and has its running page's worker killed.
+#
+# With one core, or TIDINGS_EXTRACT_IN_PROCESS=1, pages are extracted in the calling process as before: there
+# no budget can be enforced (nothing can stop trafilatura mid-page from the same thread), only the size caps.
 
 MAX_WORKERS = 4
-_pool: ProcessPoolExecutor | None = None
-_pool_lock = threading.Lock()
+WORKER_PAGES = 500  # a worker is replaced after this many pages, so what it keeps (caches, heap) stays bounded
+_WARM_UP_PAGE = "<html><head><title>t</title></head><body><article><p>Warm up.</p></article></body></html>"
+_memory_budget_mb = 0.0  # in a worker: its memory budget, for the error message
 
 
-def _workers() -> ProcessPoolExecutor | None:
-    global _pool
-    with _pool_lock:
-        cores = os.cpu_count() or 1
-        if _pool is None and cores > 1 and os.environ.get("TIDINGS_EXTRACT_IN_PROCESS", "") != "1":
-            _pool = ProcessPoolExecutor(max_workers=min(MAX_WORKERS, cores - 1),
-                                        mp_context=multiprocessing.get_context("spawn"))
-        return _pool
+def _memory_error() -> str:
+    if _memory_budget_mb:
+        return f"extraction stopped: over the {_memory_budget_mb:g} MiB memory budget"
+    return "extraction stopped: out of memory"
 
 
-def _drop_workers(broken: ProcessPoolExecutor) -> None:
-    global _pool
-    with _pool_lock:
-        if _pool is broken:
-            _pool = None
-    broken.shutdown(wait=False, cancel_futures=True)
+def _data_size() -> int:
+    """This process's data segment (heap and private writable mappings) in bytes: what RLIMIT_DATA counts."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmData:"):
+                return int(line.split()[1]) * 1024
+    raise OSError("no VmData in /proc/self/status")
 
 
-async def extract_page_elsewhere(html: bytes | str, url: str = "") -> ExtractedPage:
-    """``extract_page`` in a worker process (in this one where there is a single core). A page that kills its
-    worker is tried once more in a new one, then given up (no text): it costs a worker, never the poll."""
-    for _ in range(2):
-        pool = _workers()
-        if pool is None:
-            return extract_page(html, url)
-        try:
-            return await asyncio.get_running_loop().run_in_executor(pool, extract_page, html, url)
-        except BrokenProcessPool:
-            _drop_workers(pool)
-    return ExtractedPage()
+def _start_worker(memory_mb: float) -> None:
+    """Pool initializer: load the extractor, then let a page allocate at most ``memory_mb`` on top of it.
+
+    RLIMIT_DATA rather than RLIMIT_AS: the address space also counts shared libraries and reserved but unused
+    mappings, so a limit on it fails on how the process is laid out rather than on what a page allocates. Linux
+    only (elsewhere, or where it cannot be read, no limit is set). Never raises: a failing initializer would
+    make pebble see every new worker die.
+    """
+    global _memory_budget_mb
+    try:
+        extract_page(_WARM_UP_PAGE, "https://warm.up/")  # imports trafilatura, lxml, htmldate and their data
+        if memory_mb > 0 and math.isfinite(memory_mb):
+            import resource
+
+            limit = _data_size() + int(memory_mb * 1024 * 1024)
+            _soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+            if hard != resource.RLIM_INFINITY:
+                limit = min(limit, hard)
+            resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+            _memory_budget_mb = memory_mb
+    except Exception:
+        pass
+
+
+class _Job:
+    """One call waiting for a worker, or running in one."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], owner: object, timeout: float) -> None:
+        self.fn, self.args, self.owner, self.timeout = fn, args, owner, timeout
+        self.result: Future[Any] = Future()  # what the caller awaits; never set running, so it can be cancelled
+        self.running: ProcessFuture[Any] | None = None
+        self.pool: ProcessPool | None = None
+        self.tries = 0
+        self.cancelled = False
+
+
+def _settle(future: Future[Any], value: Any = None, error: BaseException | None = None) -> None:
+    """Give the caller its result or exception, unless it has gone (cancelled)."""
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+    except InvalidStateError:
+        pass
+
+
+def _retried(error: BaseException | None) -> bool:
+    """A worker that died under the job (or a pool whose workers all did) gets the job once more."""
+    return isinstance(error, ProcessExpired | BrokenProcessPool)
+
+
+class _Dispatcher:
+    """Round-robin across owners onto a pebble ProcessPool (created lazily, spawn context: the parent may hold
+    threads and a torch model), with no more jobs in the pool than it has workers. Thread-safe: callers may run
+    in several event loops, and pebble settles futures in its own threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._queues: dict[object, deque[_Job]] = {}
+        self._in_pool: set[_Job] = set()
+        self._running: dict[object, int] = {}  # owner -> its jobs in the pool
+        self._served: dict[object, int] = {}   # owner -> when it last got a worker (kept while it has jobs)
+        self._ticket = itertools.count()
+        self._pool: ProcessPool | None = None
+        self._slots = 1
+
+    @staticmethod
+    def in_process() -> bool:
+        return (os.cpu_count() or 1) == 1 or os.environ.get("TIDINGS_EXTRACT_IN_PROCESS", "") == "1"
+
+    def queued(self, owner: object) -> int:
+        """How many of ``owner``'s jobs wait for a worker."""
+        with self._lock:
+            return len(self._queues.get(owner, ()))
+
+    def started(self, owner: object) -> int:
+        """How many of ``owner``'s jobs a worker has begun."""
+        with self._lock:
+            return sum(1 for job in self._in_pool
+                       if job.owner == owner and job.running is not None and job.running.running())
+
+    def submit(self, fn: Callable[..., Any], args: tuple[Any, ...], owner: object, timeout: float) -> _Job:
+        job = _Job(fn, args, owner, timeout)
+        with self._lock:
+            self._queues.setdefault(owner, deque()).append(job)
+        self._pump()
+        return job
+
+    def cancel(self, job: _Job) -> None:
+        """Take a job back: out of its queue, or out of its worker (pebble kills the worker and starts another)."""
+        with self._lock:
+            job.cancelled = True
+            queue = self._queues.get(job.owner)
+            if queue is not None and job in queue:
+                queue.remove(job)
+                if not queue:
+                    del self._queues[job.owner]
+                self._forget(job.owner)
+            running = job.running
+        job.result.cancel()
+        if running is not None:
+            running.cancel()  # its done callback frees the slot and dispatches the next job
+
+    def shutdown(self) -> None:
+        """Stop the pool and fail what waits for it (BrokenProcessPool); the next job starts a new pool."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+            waiting = [job for queue in self._queues.values() for job in queue] + list(self._in_pool)
+            self._queues.clear()
+            for job in waiting:
+                job.cancelled = True  # no retry
+        for job in waiting:
+            _settle(job.result, error=BrokenProcessPool("extraction workers shut down"))
+            if job.running is not None:
+                job.running.cancel()  # a stopped pool never settles its running tasks
+        if pool is not None:
+            pool.stop()
+            pool.join()
+
+    def _forget(self, owner: object) -> None:
+        if not self._running.get(owner) and owner not in self._queues:
+            self._served.pop(owner, None)
+            self._running.pop(owner, None)
+
+    def _pool_now(self) -> ProcessPool:
+        if self._pool is None:
+            self._slots = max(1, min(MAX_WORKERS, (os.cpu_count() or 2) - 1))
+            self._pool = ProcessPool(max_workers=self._slots, max_tasks=WORKER_PAGES, initializer=_start_worker,
+                                     initargs=(extract_memory_mb(),), context=multiprocessing.get_context("spawn"))
+        return self._pool
+
+    def _drop(self, pool: ProcessPool) -> None:
+        """Forget a broken pool and stop it aside (this may run in one of its own threads, which cannot join it)."""
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+
+        def stop() -> None:
+            pool.stop()
+            pool.join()
+
+        threading.Thread(target=stop, name="tidings-extract-stop", daemon=True).start()
+
+    def _next(self) -> _Job:
+        """The first job of the owner with the fewest jobs in the pool and, of those, served longest ago (an owner
+        new to the queue first)."""
+        owner = min(self._queues, key=lambda o: (self._running.get(o, 0), self._served.get(o, -1)))
+        queue = self._queues[owner]
+        job = queue.popleft()
+        if not queue:
+            del self._queues[owner]
+        self._served[owner] = next(self._ticket)
+        self._running[owner] = self._running.get(owner, 0) + 1
+        self._in_pool.add(job)
+        job.tries += 1
+        return job
+
+    def _pump(self) -> None:
+        """Move queued jobs into the pool while it has an idle worker."""
+        while True:
+            with self._lock:
+                if not self._queues:
+                    return
+                pool = self._pool_now()
+                if len(self._in_pool) >= self._slots:
+                    return
+                job = self._next()
+                job.pool = pool
+            try:
+                future = pool.schedule(job.fn, args=job.args, timeout=job.timeout)
+            except (RuntimeError, OSError) as error:  # the pool broke (all its workers died) or could not start
+                self._drop(pool)
+                self._finish(job, None, BrokenProcessPool(f"extraction workers failed: {error}"))
+                continue
+            with self._lock:
+                job.running = future
+                cancelled = job.cancelled
+            if cancelled:
+                future.cancel()
+            future.add_done_callback(functools.partial(self._done, job))
+
+    def _done(self, job: _Job, future: ProcessFuture[Any]) -> None:
+        if future.cancelled():
+            self._finish(job, None, None)
+            return
+        error = future.exception()
+        if isinstance(error, BrokenProcessPool) and job.pool is not None:
+            self._drop(job.pool)
+        self._finish(job, None if error else future.result(), error)
+
+    def _finish(self, job: _Job, value: Any, error: BaseException | None) -> None:
+        """The job left the pool: retry it once where its worker died, else settle it; then fill the slot."""
+        with self._lock:
+            if job not in self._in_pool:
+                return  # already accounted for
+            self._in_pool.discard(job)
+            self._running[job.owner] -= 1
+            job.running = None
+            retry = _retried(error) and job.tries < 2 and not job.cancelled
+            if retry:
+                self._queues.setdefault(job.owner, deque()).appendleft(job)
+            self._forget(job.owner)
+        if not retry and not job.cancelled:
+            _settle(job.result, value, error)
+        self._pump()
+
+
+_dispatcher = _Dispatcher()
+
+
+def shutdown_workers() -> None:
+    """Stop the extraction workers (the next page starts new ones, with the budgets then in force)."""
+    _dispatcher.shutdown()
+
+
+async def run_in_worker(fn: Callable[..., T], *args: Any, owner: object = None, timeout: float | None = None) -> T:
+    """``fn(*args)`` in an extraction worker, in turn with the other owners' jobs, within ``timeout`` seconds
+    (TIDINGS_EXTRACT_TIMEOUT by default; past it the worker is killed and TimeoutError raised). ``fn`` must be a
+    module-level function. A worker that dies under it (ProcessExpired) gets it once more, then the error is
+    raised. Run in this process, without any budget, where extraction is (see ``_Dispatcher.in_process``)."""
+    if _Dispatcher.in_process():
+        return fn(*args)
+    job = _dispatcher.submit(fn, args, owner, extract_timeout() if timeout is None else timeout)
+    try:
+        result: T = await asyncio.wrap_future(job.result)
+    except asyncio.CancelledError:
+        _dispatcher.cancel(job)
+        raise
+    return result
+
+
+async def extract_page_elsewhere(html: bytes | str, url: str = "", *, owner: object = None) -> ExtractedPage:
+    """``extract_page`` in a worker process, within the time and memory budgets, queued fairly by ``owner`` (the
+    source's id). Never raises but for cancellation: a page over a budget, or one that kills its worker twice,
+    gives an ExtractedPage with no text and ``error`` saying why; it costs a worker, never the poll.
+
+    With a single core (or TIDINGS_EXTRACT_IN_PROCESS=1) the page is extracted in this process, as it always
+    was: there nothing can stop it mid-page, so only the caps on its size (MAX_HTML_CHARS, MAX_NODES) hold."""
+    if _Dispatcher.in_process():
+        return extract_page(html, url)
+    budget = extract_timeout()
+    try:
+        page = await run_in_worker(extract_page, html, url, owner=owner, timeout=budget)
+    except TimeoutError:
+        return ExtractedPage(error=f"extraction stopped: over the {budget:g} s budget")
+    except ProcessExpired as died:
+        return ExtractedPage(error=f"extraction stopped: the page killed its worker twice (exit code {died.exitcode})")
+    except MemoryError:
+        return ExtractedPage(error=f"extraction stopped: over the {extract_memory_mb():g} MiB memory budget")
+    except BrokenProcessPool as broken:
+        return ExtractedPage(error=f"extraction stopped: {broken}")
+    except Exception as error:  # pebble's own trouble (pickling, a pool that could not start)
+        return ExtractedPage(error=f"extraction failed: {type(error).__name__}")
+    return page if isinstance(page, ExtractedPage) else ExtractedPage()

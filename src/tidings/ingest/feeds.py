@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import json
 import re
@@ -38,22 +37,53 @@ def storable(text: str) -> str:
     return _UNSTORABLE.sub("", text)
 
 
-def _storable_entry(entry: FeedEntry) -> FeedEntry | None:
-    """The entry with storable text; None when its title or link was nothing but control codes."""
+NO_LINK = "no link"
+NO_TITLE_OR_TEXT = "no title and no text"
+
+
+def _skip_reason(title: str, url: str, text: str) -> str | None:
+    """Why an entry cannot become an article, or None. An entry with a text but no title is kept: RSS allows it,
+    and the pipeline takes a title from the page or the text."""
+    if not url:
+        return NO_LINK
+    if not title and not text.strip():
+        return NO_TITLE_OR_TEXT
+    return None
+
+
+def _storable_entry(entry: FeedEntry) -> FeedEntry | str:
+    """The entry with storable text, or why it was left out (a link made of nothing but control codes, say)."""
     changes: dict[str, Any] = {
         f.name: storable(v) for f in dataclasses.fields(entry) if isinstance(v := getattr(entry, f.name), str)}
     changes["title"] = _flat(changes["title"])
     changes["url"] = changes["url"].strip()
     changes["guid"] = changes["guid"].strip() or changes["url"]
     changes["categories"] = _unique(storable(c) for c in entry.categories)
-    return dataclasses.replace(entry, **changes) if changes["title"] and changes["url"] else None
+    reason = _skip_reason(changes["title"], changes["url"], changes["summary"] + changes["content_html"])
+    return reason or dataclasses.replace(entry, **changes)
 
 
 def _storable_feed(feed: ParsedFeed) -> ParsedFeed:
-    entries = [e for e in map(_storable_entry, feed.entries) if e is not None]
+    entries, skipped = _sorted_out(_storable_entry(e) for e in feed.entries)
+    for reason, n in feed.skipped.items():
+        skipped[reason] = skipped.get(reason, 0) + n
     return ParsedFeed(title=_flat(storable(feed.title)), site_url=storable(feed.site_url).strip(),
                       language=_flat(storable(feed.language)), entries=entries,
-                      error=storable(feed.error) if feed.error else feed.error)
+                      error=storable(feed.error) if feed.error else feed.error, skipped=skipped)
+
+
+def _sorted_out(results: Iterable[FeedEntry | str], over_limit: int = 0) -> tuple[list[FeedEntry], dict[str, int]]:
+    """Entries kept, and the others counted by the reason they were left out."""
+    entries: list[FeedEntry] = []
+    skipped: dict[str, int] = {}
+    for r in results:
+        if isinstance(r, str):
+            skipped[r] = skipped.get(r, 0) + 1
+        else:
+            entries.append(r)
+    if over_limit > 0:
+        skipped[f"over the {MAX_ENTRIES}-item limit of one feed document"] = over_limit
+    return entries, skipped
 
 
 def _head_bytes(content: bytes, size: int = 4096) -> bytes:
@@ -85,10 +115,6 @@ def looks_like_feed(content: bytes, content_type: str = "") -> bool:
     return media in ("application/rss+xml", "application/atom+xml", "application/rdf+xml") and (
         body.startswith(b"<") and not body[:5].lower().startswith(b"<html")
     )
-
-
-def _fingerprint(text: str) -> str:
-    return hashlib.sha1(text.strip().encode("utf-8")).hexdigest()
 
 
 def _flat(text: str | None) -> str:
@@ -189,20 +215,20 @@ def _content_html(entry: Mapping[str, Any]) -> str:
     return str(contents[0].get("value") or "") if contents else ""
 
 
-def _feedparser_entry(entry: Mapping[str, Any], base: str) -> FeedEntry | None:
+def _feedparser_entry(entry: Mapping[str, Any], base: str) -> FeedEntry | str:
     title = _text_of(entry.get("title_detail"), entry.get("title") or "")
     url = _resolve(entry.get("link") or "", base)
-    if not (title and url):
-        return None
     summary_html = entry.get("summary") or ""
     content_html = _content_html(entry)
+    if reason := _skip_reason(title, url, html_to_text(summary_html) + html_to_text(content_html)):
+        return reason
     published = _struct_to_datetime(entry.get("published_parsed")) or parse_datetime(entry.get("published"))
     updated = _struct_to_datetime(entry.get("updated_parsed")) or parse_datetime(entry.get("updated"))
     names = (a.get("name") for a in entry.get("authors") or [])
     author = entry.get("author") or ", ".join(n for n in names if n)
     image = _entry_image(entry, content_html, summary_html)
     return FeedEntry(
-        guid=_flat(entry.get("id")) or url or _fingerprint(title),
+        guid=_flat(entry.get("id")) or url,
         url=url,
         title=title,
         summary=html_to_text(summary_html),
@@ -237,13 +263,15 @@ def _parse_xml_feed(content: bytes, url: str, content_type: str) -> ParsedFeed:
     raw_entries = parsed.get("entries") or []
     if not parsed.get("version") and not raw_entries:
         error = error or "not a feed: no RSS, Atom or RDF root element"
-    entries = [e for e in (_feedparser_entry(dict(raw), url) for raw in raw_entries[:MAX_ENTRIES]) if e]
+    entries, skipped = _sorted_out((_feedparser_entry(dict(raw), url) for raw in raw_entries[:MAX_ENTRIES]),
+                                   len(raw_entries) - MAX_ENTRIES)
     return ParsedFeed(
         title=_text_of(feed.get("title_detail"), feed.get("title") or ""),
         site_url=_resolve(feed.get("link") or "", url),
         language=_flat(feed.get("language")),
         entries=entries,
         error=error,
+        skipped=skipped,
     )
 
 
@@ -273,20 +301,20 @@ def _tidy_text(text: str) -> str:
     return "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
 
 
-def _json_entry(item: Mapping[str, Any], base: str, feed_author: str) -> FeedEntry | None:
+def _json_entry(item: Mapping[str, Any], base: str, feed_author: str) -> FeedEntry | str:
     title = _flat(_str(item.get("title")))
     url = _resolve(_str(item.get("url")) or _str(item.get("external_url")), base)
-    if not (title and url):
-        return None
     content_html = _str(item.get("content_html"))
     summary = _str(item.get("summary")) or _str(item.get("content_text"))
+    if reason := _skip_reason(title, url, summary + html_to_text(content_html)):
+        return reason
     published = parse_datetime(_str(item.get("date_published")))
     updated = parse_datetime(_str(item.get("date_modified")))
     tags = item.get("tags")
     ident = item.get("id")
     guid = _flat(str(ident)) if isinstance(ident, str | int) and not isinstance(ident, bool) else ""
     return FeedEntry(
-        guid=guid or url or _fingerprint(title),
+        guid=guid or url,
         url=url,
         title=title,
         summary=_tidy_text(summary) or html_to_text(content_html),
@@ -307,15 +335,19 @@ def _parse_json_feed(content: bytes, url: str) -> ParsedFeed:
     if not isinstance(doc, dict) or not isinstance(doc.get("items", []), list):
         return ParsedFeed(error="invalid JSON Feed: no items list")
     base = _str(doc.get("feed_url")) or url
-    items = [i for i in (doc.get("items") or [])[:MAX_ENTRIES] if isinstance(i, dict)]
+    all_items = doc.get("items") or []
+    items = [i for i in all_items[:MAX_ENTRIES] if isinstance(i, dict)]
+    entries, skipped = _sorted_out((_json_entry(i, url or base, _json_authors(doc)) for i in items),
+                                   len(all_items) - MAX_ENTRIES)
     is_json_feed = "jsonfeed.org/version" in _str(doc.get("version"))
     error = None if is_json_feed else "JSON document without a JSON Feed version"
     return ParsedFeed(
         title=_flat(_str(doc.get("title"))),
         site_url=_resolve(_str(doc.get("home_page_url")), base),
         language=_flat(_str(doc.get("language"))),
-        entries=[e for e in (_json_entry(i, url or base, _json_authors(doc)) for i in items) if e],
+        entries=entries,
         error=error,
+        skipped=skipped,
     )
 
 
@@ -327,8 +359,9 @@ def _is_json(content: bytes, content_type: str) -> bool:
 def parse_feed(content: bytes, url: str = "", content_type: str = "") -> ParsedFeed:
     """Parse an RSS, Atom or JSON Feed document fetched from ``url``.
 
-    Entry links are resolved against ``url``; entries lacking a link or a title are dropped and at most
-    ``MAX_ENTRIES`` are kept. A damaged document yields what could be recovered plus ``error``. Every string
+    Entry links are resolved against ``url``; entries lacking a link, or both a title and a text, are left out
+    and counted by reason in ``skipped``; at most ``MAX_ENTRIES`` are kept. A damaged document yields what could
+    be recovered plus ``error``. Every string
     that comes back is valid Unicode without control codes.
     """
     if not content or not content.strip():

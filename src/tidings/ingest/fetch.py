@@ -8,9 +8,10 @@ host, spaces request starts to one host, honours robots.txt on request, sends co
 URLs come from users and from feeds, so every connection goes through an ``AddressGuard``: the host name is
 resolved once, every address it resolves to is checked against the address policy (public addresses only,
 unless private networks are allowed), and the socket is opened to the address that was checked, so a DNS
-answer that changes between the check and the connection (rebinding) cannot steer a request inward. Each
-redirect hop opens its own connection and is checked the same way. TLS still verifies the certificate for the
-host name, and the Host header is the name.
+answer that changes between the check and the connection (rebinding) cannot steer a request inward. An IPv6
+address that carries an IPv4 one (IPv4-mapped, -compatible and -translated, NAT64, 6to4, Teredo) is judged by
+the IPv4 address inside. Each redirect hop opens its own connection and is checked the same way. TLS still
+verifies the certificate for the host name, and the Host header is the name.
 """
 
 from __future__ import annotations
@@ -93,18 +94,34 @@ _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _PRIVATE_NETS = tuple(
     ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
 )
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# IPv6 ranges whose addresses carry an IPv4 address (IPv4-mapped, 6to4 and Teredo come from ipaddress itself)
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # ::a.b.c.d, RFC 4291 2.5.5.1 (deprecated); not :: or ::1
+_IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # ::ffff:0:a.b.c.d, RFC 2765 (SIIT; obsoleted)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix: the IPv4 address in the last 32 bits
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215 local-use prefix: the operator picks the layout
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")  # RFC 3879: deprecated, never routed beyond a site
+# which kind to report when an address carries several IPv4 addresses (Teredo; 64:ff9b:1::/48 read every way):
+# the ones no setting allows first, the telling ones (cloud metadata, link-local) before the rest
+_STRICTEST_FIRST = ("cloud metadata", "link-local", "site-local", "unspecified", "multicast", "reserved",
+                    "loopback", "private", "carrier-grade NAT")
 _NUMERIC_HOST = re.compile(r"^[0-9a-fA-FxX.]+$")
+
+
+def _strictness(kind: str) -> int:
+    return _STRICTEST_FIRST.index(kind) if kind in _STRICTEST_FIRST else -1  # a kind not listed: strictest
 
 
 def address_kind(ip: IPAddress) -> str | None:
     """What makes ``ip`` other than a public unicast address, or None when it is public.
 
-    An IPv6 address that carries an IPv4 one (IPv4-mapped, NAT64, 6to4) is judged by the IPv4 address inside.
+    An IPv6 address that carries an IPv4 one is judged by the IPv4 address inside: IPv4-mapped ::ffff:0:0/96,
+    IPv4-compatible ::/96 (but :: and ::1), IPv4-translated ::ffff:0:0:0/96, NAT64 64:ff9b::/96 and
+    64:ff9b:1::/48, 6to4 2002::/16, and Teredo 2001::/32, which carries two (its server, and its client XOR
+    0xffffffff): the stricter of the two counts. Deprecated site-local fec0::/10 is "site-local".
     """
-    inner = _embedded_ipv4(ip)
-    if inner is not None:
-        return address_kind(inner)
+    inner = _embedded_ipv4s(ip)
+    if inner:
+        return min(filter(None, (address_kind(v4) for v4 in inner)), key=_strictness, default=None)
     if ip.is_unspecified:
         return "unspecified"
     if ip.is_loopback:
@@ -113,6 +130,8 @@ def address_kind(ip: IPAddress) -> str | None:
         return "cloud metadata"
     if ip.is_link_local:
         return "link-local"
+    if ip.version == 6 and ip in _SITE_LOCAL:
+        return "site-local"
     if ip.is_multicast:
         return "multicast"
     if ip.version == 4 and ip in _CGNAT:
@@ -124,20 +143,71 @@ def address_kind(ip: IPAddress) -> str | None:
     return None
 
 
-def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
+def _embedded_ipv4s(ip: IPAddress) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses an IPv6 address carries (none for an IPv4 address or a plain IPv6 one)."""
     if not isinstance(ip, ipaddress.IPv6Address):
-        return None
+        return ()
+    written_as_ipv4 = _ipv4_written_as_ipv6(ip)
+    if written_as_ipv4 is not None:
+        return (written_as_ipv4,)
+    if ip in _NAT64:
+        return (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF),)
+    if ip in _NAT64_LOCAL:
+        return _local_nat64_readings(int(ip))
+    if ip.sixtofour is not None:
+        return (ip.sixtofour,)
+    if ip.teredo is not None:
+        return ip.teredo  # (server, client); ipaddress undoes the client's XOR 0xffffffff
+    return ()
+
+
+def _ipv4_written_as_ipv6(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address of an IPv4-mapped, IPv4-compatible or IPv4-translated address: the forms that stand for
+    an IPv4 host and have no IPv6 route of their own."""
     if ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
-    if ip in _NAT64:
+    if ip in _IPV4_TRANSLATED or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
         return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return ip.sixtofour
+    return None
+
+
+def _local_nat64_readings(n: int) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses a 64:ff9b:1::/48 address may stand for.
+
+    RFC 6052 lets a translator's prefix inside the /48 be a /48, /56, /64 or /96, and puts the IPv4 address
+    right after the prefix, skipping bits 64-71. Which one a site uses cannot be told from the address, so each
+    reading counts. With bits 48-95 zero only the /96 one is taken: the others then read as 0.0.0.0/8, where no
+    translator sends anything, and taking them would refuse every address of the usual 64:ff9b:1::/96 layout.
+    """
+    last = ipaddress.IPv4Address(n & 0xFFFFFFFF)
+    if (n >> 32) & ((1 << 48) - 1) == 0:
+        return (last,)
+    squeezed = (n >> 64 << 56) | (n & ((1 << 56) - 1))  # 120 bits: bits 64-71 taken out
+    return (last, *(ipaddress.IPv4Address((squeezed >> (120 - 32 - length)) & 0xFFFFFFFF) for length in (48, 56, 64)))
+
+
+def dial_address(ip: IPAddress) -> IPAddress:
+    """The address a connection to ``ip`` is opened to: ``ip`` itself, but for the IPv4-mapped, -compatible and
+    -translated forms the IPv4 address they carry.
+
+    Those forms stand for an IPv4 host and no IPv6 route leads to them. Linux sends IPv4-mapped ones over IPv4
+    itself, but only from a dual-stack socket; an IPv4-compatible or -translated destination (``::127.0.0.1``)
+    goes out to the IPv6 default route, if there is one, and fails or hangs until the connect timeout, never
+    reaching the loopback or private host the address was judged as (and, with private networks allowed,
+    permitted as). Dialling the IPv4 address sends the request where the check said it goes, rather than off
+    the machine or nowhere. Refusing the deprecated forms outright would be safe too, but would fail every fetch
+    from a host whose DNS still holds an old ``::a.b.c.d`` AAAA record beside its A record. NAT64, 6to4 and
+    Teredo addresses are routed as IPv6 (to a translator or relay) and are dialled as they are.
+    """
+    inner = _ipv4_written_as_ipv6(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+    return ip if inner is None else inner
 
 
 def public_only(allow_private: bool = False) -> AddressPolicy:
     """The default policy: public addresses only; with ``allow_private`` also loopback, private and CGNAT ones.
 
-    Link-local (cloud metadata included), unspecified, multicast and reserved addresses are never fetched from.
+    Link-local (cloud metadata included), site-local, unspecified, multicast and reserved addresses are never
+    fetched from, nor is an IPv6 address that carries one of them.
     """
     def policy(ip: IPAddress) -> str | None:
         kind = address_kind(ip)
@@ -179,13 +249,19 @@ class AddressGuard:
         self.resolver = resolver
 
     async def vet(self, host: str, port: int, timeout: float | None = None) -> list[str]:
+        """The addresses to connect to, in order (see ``dial_address``); raises ``AddressRefused`` before any
+        connection when one of the host's addresses is not allowed."""
         literal = literal_address(host)
         addresses = [literal] if literal is not None else await self._resolve(host, port, timeout)
+        dial: list[str] = []
         for ip in addresses:
-            kind = self.policy(ip)
+            target = dial_address(ip)
+            kind = self.policy(ip) or (self.policy(target) if target != ip else None)
             if kind:
                 raise AddressRefused(_refusal(host, ip, kind, resolved=literal is None))
-        return [str(ip) for ip in addresses]
+            if str(target) not in dial:
+                dial.append(str(target))
+        return dial
 
     async def _resolve(self, host: str, port: int, timeout: float | None) -> list[IPAddress]:
         try:
@@ -215,6 +291,10 @@ def _refusal(host: str, ip: IPAddress, kind: str, *, resolved: bool) -> str:
         message = f"refused: {host.strip('[]')} is {what}"
     else:  # a legacy spelling: say which address it stands for
         message = f"refused: {host} is {ip}, {what}"
+    inner = next((v4 for v4 in _embedded_ipv4s(ip) if address_kind(v4) == kind), None)
+    shown = str(ip) if resolved else host.strip("[]")
+    if inner is not None and not shown.endswith(f":{inner}"):  # name the IPv4 address that decided, unless shown
+        message = f"{message} (it embeds {inner})"
     return f"{message}; {_PRIVATE_HINT}" if kind in PRIVATE_KINDS else message
 
 

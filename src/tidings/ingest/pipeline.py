@@ -16,7 +16,7 @@ import hashlib
 import itertools
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from statistics import median
@@ -41,6 +41,16 @@ from tidings.storage.store import Store
 log = logging.getLogger(__name__)
 progress = logging.getLogger("tidings.progress")
 IMPORT_BATCH = 500  # lines committed together by import_jsonl
+# Longest stored value of each field (characters); longer ones are cut, marked with CUT_MARK and counted. Generous
+# for real news (the longest article of the extraction benchmark is ~60,000 characters) and small enough that one
+# hostile item cannot make pages of megabytes.
+FIELD_LIMITS = {"title": 1_000, "summary": 10_000, "text": 500_000, "author": 500, "section": 200,
+                "site_name": 300, "language": 50}
+MAX_URL_CHARS = 4_000          # a longer link or image address is not stored (cutting would change what it names)
+MAX_LINE_CHARS = 2_000_000     # an import line longer than this is refused before parsing
+CUT_MARK = " [cut]"
+FOREIGN_URL = "link belongs to another source's article"  # a source may update only its own articles
+HEADLINE_CHARS = 140           # a headline made from an item's text when it has none
 
 
 def report_progress(stream: TextIO) -> None:
@@ -52,6 +62,19 @@ def report_progress(stream: TextIO) -> None:
     progress.propagate = False
 
 
+Tally = dict[str, int]  # how often each reason came up: items skipped, fields cut, dates clamped
+
+
+def tally(counts: Tally, reason: str, n: int = 1) -> None:
+    counts[reason] = counts.get(reason, 0) + n
+
+
+def describe_tally(counts: Tally) -> str:
+    """``3 (no link: 2, over the limit: 1)``, or ``0``."""
+    total = sum(counts.values())
+    return f"{total} ({', '.join(f'{r}: {n}' for r, n in sorted(counts.items()))})" if total else "0"
+
+
 @dataclass
 class RefreshResult:
     source_id: int
@@ -60,6 +83,8 @@ class RefreshResult:
     updated: int = 0
     unchanged: int = 0
     error: str = ""
+    skipped: Tally = field(default_factory=dict)   # items not stored, by reason
+    adjusted: Tally = field(default_factory=dict)  # items stored with a field cut or a date clamped
 
 
 @dataclass
@@ -68,6 +93,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
+    adjusted: Tally = field(default_factory=dict)
 
     def count(self, outcome: str) -> None:
         if outcome == "new":
@@ -127,19 +153,44 @@ def _find(store: Store, article: ArticleIn, recent: RecentArticles | None) -> di
     return found
 
 
-def _clean_article(a: ArticleIn) -> ArticleIn:
+def _capped(value: str, limit: int, name: str, adjusted: Tally | None) -> str:
+    if len(value) <= limit:
+        return value
+    if adjusted is not None:
+        tally(adjusted, f"{name} cut to {limit:,} characters")
+    return value[: limit - len(CUT_MARK)].rstrip() + CUT_MARK
+
+
+def _clean_article(a: ArticleIn, adjusted: Tally | None = None, now: datetime | None = None) -> ArticleIn:
+    """Storable text, every field within its limit, and no date after the moment the item was seen (a date in
+    the future would pin it to the top of every list)."""
     changes: dict[str, Any] = {
         f.name: storable(v) for f in dataclasses.fields(a) if isinstance(v := getattr(a, f.name), str)}
+    for name, limit in FIELD_LIMITS.items():
+        changes[name] = _capped(changes[name], limit, name, adjusted)
+    if len(changes["image_url"]) > MAX_URL_CHARS:
+        changes["image_url"] = ""
+    if len(changes["canonical_url"]) > MAX_URL_CHARS:
+        changes["canonical_url"] = ""
+    seen = now or utcnow()
+    if a.published is not None and a.published > seen:
+        changes["published"] = seen
+        if adjusted is not None:
+            tally(adjusted, "date in the future set to the time seen")
     return dataclasses.replace(a, **changes)
 
 
-def save_article(store: Store, article: ArticleIn, digest: str, *, recent: RecentArticles | None = None) -> str:
-    """Insert or update by identity (GUID, URL, canonical URL, then ``recent``); returns "new", "updated" or
-    "unchanged". The row and its sections are committed together."""
-    article = _clean_article(article)
+def save_article(store: Store, article: ArticleIn, digest: str, *, recent: RecentArticles | None = None,
+                 adjusted: Tally | None = None) -> str:
+    """Insert or update by identity (GUID, URL, canonical URL, then ``recent``); returns "new", "updated",
+    "unchanged", or "foreign" when the URL is another source's article (which is left untouched: a source may
+    update only its own articles). The row and its sections are committed together."""
+    article = _clean_article(article, adjusted)
     inside = store.db.in_transaction  # a caller's batch: it reports progress once that commits
     with store.transaction():
         existing = _find(store, article, recent)
+        if existing is not None and int(existing["source_id"]) != article.source_id:
+            return "foreign"
         if existing is None:
             article_id = store.insert_article(article, digest)
             outcome, url = "new", article.url
@@ -165,7 +216,11 @@ async def add_source(store: Store, fetcher: Fetcher, url: str, *, section: str =
                      fulltext: str = "auto") -> dict[str, Any]:
     """Add a feed by its URL, or by a site URL whose page links to its feed. Raises UserError if none is found."""
     url = url.strip()
-    if urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
+    try:
+        parts = urlparse(url)
+    except ValueError:  # "http://[": urllib cannot even split it
+        raise UserError(f"not an http(s) URL: {url!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UserError(f"not an http(s) URL: {url!r}")
     if fulltext not in ("auto", "always", "never"):
         raise UserError("fulltext must be auto, always or never")
@@ -197,6 +252,14 @@ async def _resolve_feed(fetcher: Fetcher, res: FetchResult) -> tuple[str, Parsed
             if parsed.entries or not parsed.error:
                 return sub.final_url, parsed
     raise UserError(f"no feed found at {res.url}: it is not a feed and links to none")
+
+
+def same_site(url: str, page_url: str) -> bool:
+    """Whether ``url`` is on the host that served the page (``www.`` aside)."""
+    def host(u: str) -> str:
+        name = (urlparse(u).hostname or "").lower()
+        return name.removeprefix("www.")
+    return bool(url) and host(url) == host(page_url) != ""
 
 
 def _site_of(url: str) -> str:
@@ -259,9 +322,13 @@ async def refresh_feed(store: Store, fetcher: Fetcher, source: dict[str, Any],
         _record_failure(store, source, res, now, result.error)
         return result
     entries = parsed.entries[: settings.max_entries]
+    result.skipped = dict(parsed.skipped)
+    if len(parsed.entries) > len(entries):
+        tally(result.skipped, f"over the {settings.max_entries}-item limit of one poll",
+              len(parsed.entries) - len(entries))
     fulltext = _needs_fulltext(source, entries, settings)
     await _store_entries(store, fetcher, source, entries, fulltext, settings, result)
-    updates: dict[str, Any] = {"needs_fulltext": int(fulltext)}
+    updates: dict[str, Any] = {"needs_fulltext": int(fulltext), "last_skipped": json.dumps(result.skipped)}
     if not source["site_url"] and parsed.site_url:
         updates["site_url"] = storable(parsed.site_url)
     store.update_source(source["id"], **updates)
@@ -275,23 +342,29 @@ async def _store_entries(store: Store, fetcher: Fetcher, source: dict[str, Any],
     fresh: list[tuple[FeedEntry, str]] = []
     for e in entries:
         digest = content_hash(e.title, e.summary, e.content_html)
-        found = _find(store, _identity(source, e), recent)
-        if found is not None and found["content_hash"] == digest:
+        found = _find(store, _identity(source, e), recent) if len(e.url) <= MAX_URL_CHARS else None
+        if len(e.url) > MAX_URL_CHARS:
+            tally(result.skipped, f"link longer than {MAX_URL_CHARS:,} characters")
+        elif found is not None and int(found["source_id"]) != source["id"]:
+            tally(result.skipped, FOREIGN_URL)  # not even fetched: nothing of it could be stored
+        elif found is not None and found["content_hash"] == digest:
             result.unchanged += 1
         else:
             fresh.append((e, digest))
-    pages: list[FetchResult | None] = [None] * len(fresh)
-    if fulltext and fresh:
-        todo = fresh[: settings.page_fetch_limit]
-        pages[: len(todo)] = await asyncio.gather(
-            *(fetcher.fetch(e.url, check_robots=True, max_bytes=settings.max_page_bytes) for e, _ in todo))
-    for (entry, digest), page in zip(fresh, pages, strict=True):
-        article = await _article_from(source, entry, page)
-        outcome = save_article(store, article, digest, recent=recent)
+    # Pages are fetched for their text where the feed has only summaries, and for a headline where it has none.
+    wanted = [i for i, (e, _) in enumerate(fresh) if fulltext or not e.title][: settings.page_fetch_limit]
+    fetched = await asyncio.gather(*(fetcher.fetch(fresh[i][0].url, check_robots=True,
+                                                   max_bytes=settings.max_page_bytes) for i in wanted))
+    pages: dict[int, FetchResult] = dict(zip(wanted, fetched, strict=True))
+    for i, (entry, digest) in enumerate(fresh):
+        article = await _article_from(source, entry, pages.get(i))
+        outcome = save_article(store, article, digest, recent=recent, adjusted=result.adjusted)
         if outcome == "new":
             result.new += 1
         elif outcome == "updated":
             result.updated += 1
+        elif outcome == "foreign":
+            tally(result.skipped, FOREIGN_URL)
 
 
 def _identity(source: dict[str, Any], e: FeedEntry) -> ArticleIn:
@@ -305,13 +378,18 @@ async def _article_from(source: dict[str, Any], e: FeedEntry, page: FetchResult 
     a = ArticleIn(url=e.url, title=e.title, source_id=source["id"], guid=e.guid,
                   summary=e.summary or snippet(text), text=text, author=e.author, published=e.published,
                   image_url=e.image_url, section=source["section"], canonical_url=canonical_url(e.url))
-    if page is None:
-        return a
-    if not page.ok:
+    if page is not None and not page.ok:
         a.extraction_error = page.error or f"HTTP {page.status}"
-        return a
+    elif page is not None:
+        await _add_page(a, page, text)
+    # An item with no headline (RSS allows it) gets the page's, else the first sentence of its own text.
+    a.title = a.title or snippet(a.summary or a.text, max_sentences=1, max_chars=HEADLINE_CHARS)
+    return a
+
+
+async def _add_page(a: ArticleIn, page: FetchResult, feed_text: str) -> None:
     x = await extract_page_elsewhere(page.content, page.final_url)
-    if word_count(x.text) > word_count(text):
+    if word_count(x.text) > word_count(feed_text):
         a.text = x.text
     else:
         a.extraction_error = "no article text found on the page"
@@ -320,9 +398,9 @@ async def _article_from(source: dict[str, Any], e: FeedEntry, page: FetchResult 
     a.published = a.published or x.published
     a.image_url = a.image_url or x.image_url
     a.language, a.site_name = x.language, x.site_name
-    a.canonical_url = x.canonical_url or a.canonical_url
+    if same_site(x.canonical_url, page.final_url):  # another host's canonical URL is no proof of identity
+        a.canonical_url = x.canonical_url or a.canonical_url
     a.summary = a.summary or x.description or snippet(a.text)
-    return a
 
 
 def _record_success(store: Store, source: dict[str, Any], res: FetchResult, now: datetime, *, error: str) -> None:
@@ -369,16 +447,32 @@ async def refresh_sources(store: Store, fetcher: Fetcher, sources: list[dict[str
 # -- JSON Lines import -----------------------------------------------------------------------------------
 
 
+def bounded_lines(stream: TextIO, max_chars: int = MAX_LINE_CHARS) -> Iterator[str]:
+    """The lines of a stream, reading at most ``max_chars + 1`` characters of each: a longer line is given cut
+    there (``import_jsonl`` refuses it by its length) and the rest of it is read and dropped, never held."""
+    while line := stream.readline(max_chars + 1):
+        if len(line) > max_chars and not line.endswith("\n"):
+            while (rest := stream.readline(1 << 16)) and not rest.endswith("\n"):
+                pass
+        yield line
+
+
 def _parse_line(line: str) -> dict[str, Any]:
+    if len(line.rstrip("\r\n")) > MAX_LINE_CHARS:
+        raise ValueError(f"line longer than {MAX_LINE_CHARS:,} characters")
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
     if not isinstance(obj, dict):
         raise ValueError("not a JSON object")
     for key in ("url", "title", "source"):
         if not isinstance(obj.get(key), str) or not obj[key].strip():
             raise ValueError(f"{key!r} is missing or empty")
+    if len(obj["url"].strip()) > MAX_URL_CHARS:
+        raise ValueError(f"url longer than {MAX_URL_CHARS:,} characters")
     p = urlparse(obj["url"].strip())
     if p.scheme not in ("http", "https") or not p.netloc:
         raise ValueError(f"url is not an http(s) URL: {obj['url']!r}")
@@ -420,6 +514,10 @@ def _import_line(store: Store, number: int, line: str, sources: dict[str, int], 
                         summary=summary, text=text, published=parse_iso(obj.get("published")),
                         language=obj.get("language") or "", section=(obj.get("section") or "").strip(),
                         canonical_url=canonical_url(url))
-    outcome = save_article(store, article, content_hash(article.title, summary, text))
+    outcome = save_article(store, article, content_hash(article.title, summary, text), adjusted=report.adjusted)
+    if outcome == "foreign":
+        report.errors.append((number, f"url already belongs to another source's article; '{name}' may update "
+                                      "only its own"))
+        return ""
     report.count(outcome)
     return url if outcome in ("new", "updated") else ""

@@ -147,4 +147,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE fingerprints ADD COLUMN words TEXT;
     ALTER TABLE fingerprints ADD COLUMN terms TEXT;
     """,
+    # 8: what the last poll of a source skipped, by reason (JSON object of counts), for its health page.
+    """
+    ALTER TABLE sources ADD COLUMN last_skipped TEXT NOT NULL DEFAULT '';
+    """,
 ]

@@ -23,7 +23,7 @@ Row = dict[str, Any]
 SOURCE_FIELDS = {
     "site_url", "name", "outlet", "section", "fulltext", "needs_fulltext", "etag", "last_modified",
     "last_polled_at", "last_success_at", "next_poll_at", "poll_interval", "error_count", "last_error",
-    "last_status",
+    "last_status", "last_skipped",
 }
 
 ARTICLE_COLUMNS = (
@@ -186,17 +186,23 @@ class Store:
     # -- articles --------------------------------------------------------------------------------------
 
     def find_article(self, source_id: int, guid: str, url: str, canonical_url: str = "") -> Row | None:
-        """Identity: same GUID from the same source, else the same URL, else the same canonical URL."""
+        """Identity: same GUID from the same source, else the same URL (from any source: a URL is stored once, so
+        the caller must check whose it is), else the same canonical URL from the same source. A canonical URL is
+        the page's own claim, so it never reaches another source's articles."""
+        cols = "id, source_id, title, text, summary, content_hash"
         if guid:
-            row = self._one("SELECT id, title, text, summary, content_hash FROM articles"
-                            " WHERE source_id = ? AND guid = ?", (source_id, guid))
+            row = self._one(f"SELECT {cols} FROM articles WHERE source_id = ? AND guid = ?", (source_id, guid))
             if row:
                 return row
-        row = self._one("SELECT id, title, text, summary, content_hash FROM articles WHERE url = ?", (url,))
+        row = self._one(f"SELECT {cols} FROM articles WHERE url = ?", (url,))
         if row or not canonical_url:
             return row
-        return self._one("SELECT id, title, text, summary, content_hash FROM articles WHERE canonical_url = ?",
-                         (canonical_url,))
+        return self._one(f"SELECT {cols} FROM articles WHERE canonical_url = ? AND source_id = ? ORDER BY id LIMIT 1",
+                         (canonical_url, source_id))
+
+    def source_name(self, source_id: int) -> str:
+        row = self._one("SELECT name FROM sources WHERE id = ?", (source_id,))
+        return str(row["name"]) if row else ""
 
     def insert_article(self, a: ArticleIn, content_hash: str) -> int:
         now = iso(utcnow())

@@ -195,9 +195,10 @@ def import_jsonl(store: Store, content: bytes) -> Row:
     text = content.decode("utf-8", errors="replace")
     report = pipeline.import_jsonl(store, text.split("\n"))
     return {"imported": report.imported, "updated": report.updated, "unchanged": report.unchanged,
-            "skipped": len(report.errors),
+            "skipped": len(report.errors), "adjusted": report.adjusted,
             "errors": [{"line": n, "message": m} for n, m in report.errors[:MAX_REPORTED_ERRORS]]}
 
 
 def describe_refresh(r: pipeline.RefreshResult) -> Row:
-    return {"status": r.status, "new": r.new, "updated": r.updated, "unchanged": r.unchanged, "error": r.error}
+    return {"status": r.status, "new": r.new, "updated": r.updated, "unchanged": r.unchanged, "error": r.error,
+            "skipped": r.skipped}

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 from typing import Annotated, Any, Literal, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
@@ -37,6 +38,7 @@ from tidings.web.auth import (
     secret_matches,
     take_flashes,
 )
+from tidings.web.openapi import ADMIN_ERRORS, JSONL_BODY, OPML_BODY, errors
 from tidings.web.pages import source_view
 from tidings.web.render import render_error, render_page
 
@@ -50,19 +52,57 @@ UPLOAD_PATHS = ("/admin/import", "/api/import/")
 bearer = HTTPBearer(auto_error=False, description="The admin secret (print it with `tidings admin-token`).")
 
 
+# Patterns the actions enforce with their own messages (so they are stated in /openapi.json, not checked here):
+# an http(s) URL with a host, and a name that keeps a character once control characters and spaces are removed.
+URL_PATTERN = "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]"
+NAME_PATTERN = "[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+
+
 class SourceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    url: str = Field(min_length=1, max_length=actions.MAX_URL, description="a feed URL or a news site's URL")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"url": "https://news.example.org/feed.xml", "section": "World", "fulltext": "auto"}]})
+    url: str = Field(min_length=1, max_length=actions.MAX_URL, description="a feed URL or a news site's URL",
+                     json_schema_extra={"pattern": URL_PATTERN})
     section: str = Field("", max_length=actions.MAX_SECTION)
     name: str = Field("", max_length=actions.MAX_NAME, description="default: the feed's title")
     fulltext: Fulltext = "auto"
 
+    @field_validator("url")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        try:  # "http://[" is no URL at all: urllib raises, and that must not become a server error
+            urlsplit(value.strip())
+        except ValueError:
+            raise ValueError(f"not an http(s) URL: {value!r}") from None
+        return value
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def _name_schema(schema: dict[str, Any]) -> None:
+    _no_default(schema)
+    schema["pattern"] = NAME_PATTERN
+
 
 class SourcePatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, min_length=1, max_length=actions.MAX_NAME)
-    section: str | None = Field(None, max_length=actions.MAX_SECTION)
-    fulltext: Fulltext | None = None
+    """The fields to change; a field left out keeps its value (null is not a value: leave the field out)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "minProperties": 1, "examples": [{"name": "Example News", "section": "World"}]})
+    name: Annotated[str, Field(min_length=1, max_length=actions.MAX_NAME)] | SkipJsonSchema[None] = Field(
+        None, json_schema_extra=_name_schema)
+    section: Annotated[str, Field(max_length=actions.MAX_SECTION)] | SkipJsonSchema[None] = Field(
+        None, json_schema_extra=_no_default)
+    fulltext: Fulltext | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)
+
+    @field_validator("name", "section", "fulltext", mode="before")
+    @classmethod
+    def _given(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("null is not a value: leave the field out to keep it")
+        return value
 
 
 def admin_view(row: Row) -> Row:
@@ -102,40 +142,40 @@ def _install_api(app: FastAPI, store: Store, secret: str, analysis: Analysis, li
             limiter.fail(client)
             raise HTTPException(403, "Wrong admin secret.")
 
-    api = APIRouter(prefix="/api", tags=["admin"], dependencies=[Depends(require_token)])
+    api = APIRouter(prefix="/api", tags=["admin"], dependencies=[Depends(require_token)], responses=ADMIN_ERRORS)
 
-    @api.post("/sources")
+    @api.post("/sources", responses=errors(400, 413))
     async def api_add_source(body: SourceIn) -> Row:
         """Add a feed by feed URL or site URL (the page must link to its feed)."""
         row = await actions.add_source(store, body.url, section=body.section, name=body.name,
                                        fulltext=body.fulltext)
         return {"source": admin_view(row)}
 
-    @api.patch("/sources/{source_id}")
+    @api.patch("/sources/{source_id}", responses=errors(400, 404, 413))
     def api_edit_source(source_id: Id, body: SourcePatch) -> Row:
         """Change a source's name, section or full-text setting."""
         row = actions.edit_source(store, source_id, name=body.name, section=body.section, fulltext=body.fulltext)
         return {"source": admin_view(row)}
 
-    @api.delete("/sources/{source_id}")
+    @api.delete("/sources/{source_id}", responses=errors(404))
     def api_remove_source(source_id: Id) -> Row:
         """Remove a source and all its articles."""
         row = actions.remove_source(store, source_id)
         return {"removed": {"id": row["id"], "name": row["name"]}}
 
-    @api.post("/sources/{source_id}/refresh")
+    @api.post("/sources/{source_id}/refresh", responses=errors(400, 404))
     async def api_refresh_source(source_id: Id) -> Row:
         """Poll one feed now; Similar News for new articles follows in the background."""
         result = await actions.refresh_source(store, source_id)
         return {"refresh": actions.describe_refresh(result), "analysis": analysis.request()}
 
-    @api.post("/import/opml")
+    @api.post("/import/opml", responses=errors(400, 413), openapi_extra=OPML_BODY)
     async def api_import_opml(request: Request) -> Row:
         """Add every feed of the OPML document sent as the request body."""
         report = await actions.off_page_threads(actions.import_opml, store, await request.body())
         return {**report, "analysis": "none"}
 
-    @api.post("/import/jsonl")
+    @api.post("/import/jsonl", responses=errors(413), openapi_extra=JSONL_BODY)
     async def api_import_jsonl(request: Request) -> Row:
         """Store the articles sent as the request body, one JSON object per line (url, title, source...)."""
         report = await actions.off_page_threads(actions.import_jsonl, store, await request.body())

@@ -17,22 +17,24 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tidings import __version__
-from tidings.config import env_float
+from tidings.config import clean_base_url, env_float, public_base_url
 from tidings.errors import UserError
 from tidings.storage.store import Store
 from tidings.web import pages
 from tidings.web.actions import Analysis
 from tidings.web.admin import MAX_UPLOAD, UPLOAD_PATHS, install_admin
 from tidings.web.atom import FEED_SIZE, section_feed
-from tidings.web.auth import load_admin_secret, session_key
+from tidings.web.auth import Sessions, load_admin_secret, session_key
 from tidings.web.cache import DEFAULT_MAX_BYTES, PageCache
+from tidings.web.images import close_images, install_images
+from tidings.web.openapi import Methods, errors, install_openapi
 from tidings.web.render import STATIC, render_error, render_page
 
-CSP = "default-src 'self'; img-src * data:; style-src 'self'; script-src 'none'"
+# Pictures come from Tidings itself (web.images), never from an address a feed chose.
+CSP = "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'none'"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",  # no page of Tidings is shown inside another site's frame (clickjacking)
@@ -46,7 +48,7 @@ DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")  # FastAPI's docs need
 MAX_ID = 2**63 - 1  # SQLite's INTEGER range: larger ids are simply unknown
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-SectionName = Annotated[str, Path(min_length=1, max_length=200)]
+SectionName = Annotated[str, Path(min_length=1, max_length=200, examples=["World"])]
 PageNo = Annotated[int, Query(ge=1, le=100_000)]
 SearchQ = Annotated[str, Query(max_length=500)]
 Json = dict[str, Any]
@@ -60,28 +62,39 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     import anyio.to_thread
 
     anyio.to_thread.current_default_thread_limiter().total_tokens = max(1, int(env_float("TIDINGS_WEB_THREADS", 2)))
-    yield
+    try:
+        yield
+    finally:
+        await close_images(app)
 
 
-def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool = True) -> FastAPI:
+def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool = True,
+               base_url: str | None = None) -> FastAPI:
     """The whole site over ``store``. Changes need ``admin_secret``: by default TIDINGS_ADMIN_SECRET, else the
     file beside the database (created when missing). With ``analyse`` false, articles added through the site
-    wait for the scheduler's next pass instead of being analysed here."""
+    wait for the scheduler's next pass instead of being analysed here. ``base_url`` is where readers reach the
+    site, for absolute links (by default TIDINGS_BASE_URL, else http://127.0.0.1:8080); a request's Host never
+    makes a link."""
     secret = admin_secret or load_admin_secret(store.path).value
+    base = clean_base_url(base_url, "base_url") if base_url else public_base_url()
     app = FastAPI(title="Tidings", version=__version__, redoc_url=None, lifespan=_lifespan,
                   description="News from many outlets, grouped into sections and stories, with Similar News. "
                               "Reading is public; changes need the admin secret as a bearer token.")
     # Outermost last: headers on every response, the page cache, the body cap, then the signed session cookie.
-    app.add_middleware(SessionMiddleware, secret_key=session_key(secret), session_cookie=SESSION_COOKIE,
-                       max_age=SESSION_DAYS * 24 * 3600, same_site="lax")
+    app.state.base_url = base
+    app.add_middleware(Sessions, secret_key=session_key(secret), session_cookie=SESSION_COOKIE,
+                       max_age=SESSION_DAYS * 24 * 3600, same_site="lax", https_only=base.startswith("https:"))
     app.add_middleware(BodyLimit)
     cache_mb = env_float("TIDINGS_PAGE_CACHE_MB", DEFAULT_MAX_BYTES / 2**20)
     app.add_middleware(PageCache, version=store.data_version, max_bytes=int(cache_mb * 2**20))
+    app.add_middleware(Methods, router=app.router)  # OPTIONS, HEAD as GET, a full Allow on 405 (see openapi)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_error_handlers(app)
+    install_openapi(app)
     app.state.analysis = Analysis(store, enabled=analyse)
     install_admin(app, store, secret, app.state.analysis)
+    install_images(app, store)
 
     # -- HTML pages ---------------------------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -117,11 +130,11 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
         return render_page("search.html", pages.search_page(store, q), active="search")
 
     @app.get("/feeds/section/{name:path}.atom", include_in_schema=False)
-    def section_atom(name: SectionName, request: Request) -> Response:
+    def section_atom(name: SectionName) -> Response:
         rows = store.latest_articles(section=name, limit=FEED_SIZE)
         if not rows:
             raise pages.NotFound(f"There is no section named “{name}”.")
-        body = section_feed(name, rows, base_url=str(request.base_url))
+        body = section_feed(name, rows, base_url=base)
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
     # -- JSON API: the same dicts ------------------------------------------------------------------------
@@ -133,15 +146,15 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
     def api_sections() -> Json:
         return pages.sections_page(store)
 
-    @app.get("/api/sections/{name:path}", tags=["sections"])
+    @app.get("/api/sections/{name:path}", tags=["sections"], responses=errors(400, 404))
     def api_section(name: SectionName, page: PageNo = 1) -> Json:
         return pages.section_page(store, name, page)
 
-    @app.get("/api/articles/{article_id}", tags=["articles"])
+    @app.get("/api/articles/{article_id}", tags=["articles"], responses=errors(404))
     def api_article(article_id: Id) -> Json:
         return pages.article_page(store, article_id)
 
-    @app.get("/api/stories/{story_id}", tags=["stories"])
+    @app.get("/api/stories/{story_id}", tags=["stories"], responses=errors(404))
     def api_story(story_id: Id) -> Json:
         return pages.story_page(store, story_id)
 
@@ -149,22 +162,23 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
     def api_sources() -> Json:
         return pages.sources_page(store)
 
-    @app.get("/api/sources/{source_id}", tags=["sources"])
+    @app.get("/api/sources/{source_id}", tags=["sources"], responses=errors(404))
     def api_source(source_id: Id) -> Json:
         return pages.source_page(store, source_id)
 
-    @app.get("/api/search", tags=["articles"])
+    @app.get("/api/search", tags=["articles"], responses=errors(400))
     def api_search(q: SearchQ = "") -> Json:
         return pages.search_page(store, q)
 
     # -- contract endpoints ------------------------------------------------------------------------------
-    @app.get("/api/similar", tags=["contract"])
-    def api_similar(url: Annotated[str, Query(min_length=1, max_length=4000)],
+    @app.get("/api/similar", tags=["contract"], responses=errors(400, 404))
+    def api_similar(url: Annotated[str, Query(min_length=1, max_length=4000,
+                                              examples=["https://news.example.org/2024/05/harbour-bridge"])],
                     limit: Annotated[int, Query(ge=1)] = pages.API_SIMILAR_DEFAULT) -> Json:
         """Similar News of the article at `url` from other outlets, best first (limit capped at 100)."""
         return pages.api_similar(store, url, limit)
 
-    @app.get("/api/stories", tags=["contract"])
+    @app.get("/api/stories", tags=["contract"], responses=errors(400))
     def api_stories(limit: Annotated[int, Query(ge=1)] = pages.API_STORIES_DEFAULT) -> Json:
         """Recent stories with their articles; each article is in one story (limit capped at 100000)."""
         return pages.api_stories(store, limit)

@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import HTTPConnection
+from starlette.types import Message, Receive, Scope, Send
 
 from tidings.config import admin_secret_path
 from tidings.errors import UserError
@@ -100,6 +102,32 @@ def session_key(secret: str) -> str:
 
 
 # -- sessions and CSRF -----------------------------------------------------------------------------------
+
+
+class Sessions(SessionMiddleware):
+    """Starlette's signed-cookie sessions, with the cookie marked ``Secure`` whenever the site is reached over
+    https: always when constructed with ``https_only`` (TIDINGS_BASE_URL is https), else per request when it
+    arrived over https (the scope's scheme, which the server takes from X-Forwarded-Proto only for trusted
+    proxies). A browser then never sends the admin's session over plain http."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("scheme") != "https" or "; secure" in self.security_flags:
+            await super().__call__(scope, receive, send)
+            return
+
+        async def secure_cookies(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [(k, _secure(v) if k.lower() == b"set-cookie" else v)
+                                      for k, v in message.get("headers", [])]
+            await send(message)
+
+        await super().__call__(scope, receive, secure_cookies)
+
+
+def _secure(cookie: bytes) -> bytes:
+    attributes = [a.strip().lower() for a in cookie.split(b";")[1:]]
+    return cookie if b"secure" in attributes else cookie + b"; secure"
+
 
 Session = MutableMapping[str, Any]
 

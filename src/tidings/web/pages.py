@@ -18,6 +18,7 @@ from tidings.analysis.wire import credited_agency
 from tidings.clock import iso, parse_iso, utcnow
 from tidings.similarity.ranking import flatten, rank_similar
 from tidings.storage.store import Store
+from tidings.web.redact import public_url, redacted_url, scrub
 
 Row = dict[str, Any]
 
@@ -50,6 +51,11 @@ class NotFound(LookupError):
 
 def article_path(article_id: int) -> str:
     return f"/article/{article_id}"
+
+
+def image_path(article_id: int) -> str:
+    """The article's picture as this site serves it (see web.images): readers' browsers never ask the outlet."""
+    return f"/image/{article_id}"
 
 
 def story_path(story_id: int) -> str:
@@ -199,6 +205,7 @@ def article_item(row: Row) -> Row:
         "section": primary_section(row),
         "snippet": lead_snippet(row.get("summary") or "", row.get("text") or ""),
         "image_url": http_url(row.get("image_url")),  # a picture is only ever fetched over http(s)
+        "image": image_path(row["id"]) if http_url(row.get("image_url")) else None,  # same-origin, for pages
         "story_id": row.get("story_id"),
         "link": article_path(row["id"]),
     }
@@ -258,6 +265,15 @@ def copies_of(store: Store, row: Row) -> Row | None:
             "this_is_first": first["id"] == row["id"], "credited": credited}
 
 
+def skipped_items(value: Any) -> dict[str, int]:
+    """What the last poll left out, by reason (stored as a JSON object of counts)."""
+    try:
+        counts = json.loads(value) if value else {}
+    except ValueError:
+        return {}
+    return {str(k): int(v) for k, v in counts.items() if isinstance(v, int)} if isinstance(counts, dict) else {}
+
+
 def source_health(row: Row) -> str:
     if not row.get("feed_url"):
         return "imported"
@@ -266,23 +282,28 @@ def source_health(row: Row) -> str:
     return "failing" if int(row.get("error_count") or 0) > 0 else "ok"
 
 
-def source_view(row: Row) -> Row:
+def source_view(row: Row, *, public: bool = False) -> Row:
+    """A source as the admin sees it (feed URL without userinfo, secrets as ***), or with ``public`` as anyone may
+    see it (scheme, host and path only); the stored URL itself never leaves."""
+    feed_url = row.get("feed_url")
+    shown = (public_url if public else redacted_url)(feed_url) if feed_url else feed_url
     return {
         "id": row["id"],
         "name": row["name"],
         "section": row.get("section") or "",
-        "feed_url": row.get("feed_url"),
-        "site_url": row.get("site_url") or "",
+        "feed_url": shown,
+        "site_url": redacted_url(row.get("site_url")),
         "last_polled": row.get("last_polled_at"),
         "last_success": row.get("last_success_at"),
         "last_status": row.get("last_status") or None,
-        "last_error": row.get("last_error") or "",
+        "last_error": scrub(row.get("last_error") or "", feed_url, shown or ""),
         "error_count": int(row.get("error_count") or 0),
         "article_count": int(row.get("article_count") or 0),
         "latest_article": row.get("latest_article_at"),
         "next_poll": row.get("next_poll_at") if row.get("feed_url") else None,
         "poll_interval": row.get("poll_interval"),
         "health": source_health(row),
+        "skipped": skipped_items(row.get("last_skipped")),
         "link": source_path(row["id"]),
     }
 
@@ -422,7 +443,7 @@ def story_evidence(links: list[Row]) -> dict[int, Row]:
 
 
 def sources_page(store: Store) -> Row:
-    return {"sources": [source_view(r) for r in store.sources()]}
+    return {"sources": [source_view(r, public=True) for r in store.sources()]}
 
 
 def source_page(store: Store, source_id: int) -> Row:
@@ -430,7 +451,7 @@ def source_page(store: Store, source_id: int) -> Row:
     if row is None:
         raise NotFound(f"There is no source {source_id}.")
     latest = store.latest_articles(source_id=source_id, limit=SOURCE_LATEST)
-    view = source_view(row)
+    view = source_view(row, public=True)
     if latest and not view["latest_article"]:
         view["latest_article"] = latest[0].get("published_at")
     return {"source": view, "articles": [article_item(r) for r in latest]}
