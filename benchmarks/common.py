@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shlex
 import sqlite3
 import subprocess
@@ -19,6 +20,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"
 MIB = 1024 * 1024
+# The summary line of `tidings poll` (what it skipped, if anything, sits between "failed" and "; analysed").
+POLLED = re.compile(r"polled (\d+) source\(s\): (\d+) new, (\d+) updated, (\d+) failed[^;]*; analysed (\d+)")
 PER = 100_000  # footprint figures are given per this many articles
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from benchmarks.common import (
+    POLLED,
     REPO,
     Row,
     log,
@@ -49,7 +50,6 @@ from benchmarks.profile import Profile, profile_command, read_profile
 BATCH = 64  # analyse_backlog's batch
 ROUNDS = 3
 NO_DELAY = {"TIDINGS_HOST_DELAY": "0", "TIDINGS_HOST_JITTER": "0"}
-_POLLED = re.compile(r"polled (\d+) source\(s\): (\d+) new, (\d+) updated, (\d+) failed; analysed (\d+)")
 _IMPORTED = re.compile(r"imported (\d+), updated (\d+), unchanged (\d+), skipped (\d+) bad line\(s\); analysed (\d+)")
 
 
@@ -198,7 +198,7 @@ def run_ingest(data: Path, work: Path, *, feeds: int, per_feed: int, hosts: int,
         prof = _profile(work, feed_urls[: profile_feeds or len(feed_urls)], env) if profile else None
 
     stored, extracted, analysed = _counts(db)
-    polled_counts = _POLLED.search(polled.stdout)
+    polled_counts = POLLED.search(polled.stdout)
     import_counts = _IMPORTED.search(imported.stdout)
     floor_rate = median(floor.rates)
     end_to_end = n / (add_seconds + polled.seconds)

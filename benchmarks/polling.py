@@ -15,17 +15,15 @@ request starts on one host, so the table shows the limits held.
 from __future__ import annotations
 
 import random
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from benchmarks.common import MIB, Row, log, query, run_measured, shown, tidings_cmd, tidings_env
+from benchmarks.common import MIB, POLLED, Row, log, query, run_measured, shown, tidings_cmd, tidings_env
 from benchmarks.corpus import Article, Doc, load_docs, shuffled, variant
 from benchmarks.newsweb import SECTIONS, FixtureWeb, Route, addresses, etag_of, http_date, outlet_name, rss
 from tidings.ingest.fetch import FetchSettings
 
-_POLLED = re.compile(r"polled (\d+) source\(s\): (\d+) new, (\d+) updated, (\d+) failed; analysed (\d+)")
 GOAL_SECONDS = 120.0  # for 10,000 sources
 GOAL_SOURCES = 10_000
 GAP_SLACK = 0.02  # seconds: the server sees a request start a little after the fetcher grants its turn
@@ -92,7 +90,7 @@ def _lead(paragraphs: list[str], words: int = 220) -> list[str]:
 
 
 def _polled(stdout: str) -> tuple[int, int, int, int, int]:
-    m = _POLLED.search(stdout)
+    m = POLLED.search(stdout)
     if not m:
         raise RuntimeError(f"unexpected output of tidings poll: {stdout.strip()[-300:]}")
     sources, new, updated, failed, analysed = (int(g) for g in m.groups())

@@ -76,7 +76,7 @@ def check_feed(feed: ParsedFeed) -> None:
     assert isinstance(feed, ParsedFeed) and len(feed.entries) <= MAX_ENTRIES
     assert all(storable(t) for t in (feed.title, feed.site_url, feed.language, feed.error or ""))
     for e in feed.entries:
-        assert e.title and e.url and e.guid
+        assert e.url and e.guid and (e.title or e.summary.strip() or e.content_html.strip())  # a title, or text
         assert all(storable(getattr(e, f)) for f in ("guid", "url", "title", "summary", "content_html", "author",
                                                      "image_url"))
         assert all(storable(c) for c in e.categories)

@@ -163,7 +163,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def serve_app(store: Store, host: str, port: int, *, analyse: bool = True) -> None:
-    from tidings.config import ServerLimits
+    from tidings.config import ServerLimits, public_base_url
     from tidings.web.app import create_app
     from tidings.web.auth import load_admin_secret
     from tidings.web.server import serve, trusted_networks
@@ -173,7 +173,8 @@ def serve_app(store: Store, host: str, port: int, *, analyse: bool = True) -> No
     secret = load_admin_secret(store.path)
     print(f"Admin secret (to add and change sources at /admin): {secret.where}; "
           "`tidings admin-token` prints it", flush=True)
-    serve(create_app(store, secret.value, analyse=analyse), host, port, limits=limits)
+    app = create_app(store, secret.value, analyse=analyse, base_url=public_base_url(host, port))
+    serve(app, host, port, limits=limits)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

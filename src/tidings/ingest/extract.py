@@ -544,7 +544,7 @@ async def extract_page_elsewhere(html: bytes | str, url: str = "", *, owner: obj
     except MemoryError:
         return ExtractedPage(error=f"extraction stopped: over the {extract_memory_mb():g} MiB memory budget")
     except BrokenProcessPool as broken:
-        return ExtractedPage(error=f"extraction stopped: {broken}")
+        return ExtractedPage(error=f"extraction stopped: its workers failed twice ({broken})")
     except Exception as error:  # pebble's own trouble (pickling, a pool that could not start)
         return ExtractedPage(error=f"extraction failed: {type(error).__name__}")
     return page if isinstance(page, ExtractedPage) else ExtractedPage()

@@ -30,7 +30,7 @@ from tidings.errors import UserError
 from tidings.ingest import schedule
 from tidings.ingest.discover import common_feed_paths, find_feed_links
 from tidings.ingest.extract import extract_page_elsewhere
-from tidings.ingest.feeds import looks_like_feed, parse_feed, storable
+from tidings.ingest.feeds import NO_TITLE_OR_TEXT, looks_like_feed, parse_feed, storable
 from tidings.ingest.fetch import Fetcher, FetchResult
 from tidings.ingest.normalize import canonical_url, html_to_text, snippet, word_count
 from tidings.ingest.opml import export_opml as opml_document
@@ -358,6 +358,9 @@ async def _store_entries(store: Store, fetcher: Fetcher, source: dict[str, Any],
     pages: dict[int, FetchResult] = dict(zip(wanted, fetched, strict=True))
     for i, (entry, digest) in enumerate(fresh):
         article = await _article_from(source, entry, pages.get(i))
+        if not article.title.strip():  # markup with no words in it, and no page to name it
+            tally(result.skipped, NO_TITLE_OR_TEXT)
+            continue
         outcome = save_article(store, article, digest, recent=recent, adjusted=result.adjusted)
         if outcome == "new":
             result.new += 1

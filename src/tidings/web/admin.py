@@ -40,6 +40,7 @@ from tidings.web.auth import (
 )
 from tidings.web.openapi import ADMIN_ERRORS, JSONL_BODY, OPML_BODY, errors
 from tidings.web.pages import source_view
+from tidings.web.redact import redacted_url
 from tidings.web.render import render_error, render_page
 
 Row = dict[str, Any]
@@ -287,7 +288,7 @@ def _install_pages(app: FastAPI, store: Store, secret: str, analysis: Analysis, 
                                            name=_text(form, "name"), fulltext=_text(form, "fulltext") or "auto")
         except UserError as exc:
             return _back(request, "error", f"Could not add that source: {exc}")
-        return _back(request, "ok", f"Added “{row['name']}” ({row['feed_url']}).")
+        return _back(request, "ok", f"Added “{row['name']}” ({redacted_url(row['feed_url'])}).")
 
     @app.post("/admin/sources/{source_id}", include_in_schema=False)
     async def edit_source(request: Request, source_id: Id) -> Response:
