@@ -67,7 +67,8 @@ def test_admins_errors_and_writes_bypass_or_empty_it(client: TestClient) -> None
     client.get("/sections")
     client.head("/sections")  # a safe method leaves it alone
     assert client.get("/sections").headers["x-tidings-cache"] == "hit"
-    client.post("/api/sources", headers=auth, json={})  # any write, even a refused one, empties it
+    line = b'{"url": "https://planet.example/9", "title": "Ninth", "source": "Daily Planet"}'
+    assert client.post("/api/import/jsonl", headers=auth, content=line).status_code == 200  # a write empties it
     assert client.get("/sections").headers["x-tidings-cache"] == "miss"
     login = client.get("/login")  # sets a session cookie: never shared
     assert "set-cookie" in login.headers
@@ -119,3 +120,10 @@ def test_entries_expire_and_the_size_is_bounded() -> None:
     assert small._size <= 16 * 250 and len(small._entries) <= 40
     run_cache(small, "/a")
     assert calls[-1] == "/a"  # pushed out by the newer pages
+
+
+def test_a_refused_change_does_not_empty_the_cache(client: TestClient) -> None:
+    client.get("/")
+    for method, path in (("PUT", "/"), ("POST", "/api/sources"), ("DELETE", "/api/sources/1")):
+        assert client.request(method, path).status_code in (401, 405)  # anyone may send these; none may flush
+    assert client.get("/").headers["x-tidings-cache"] == "hit"

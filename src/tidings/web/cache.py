@@ -84,14 +84,25 @@ class PageCache:
         self._entries.clear()
         self._size = 0
 
+    async def _change(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A method that may change something empties the cache once it has succeeded (status below 400): a
+        refused request (401, 403, 405...) must not let anyone flush every reader's pages at will."""
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start" and int(message["status"]) < 400:
+                self.clear()
+            await send(message)
+
+        await self.app(scope, receive, watch)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.max_bytes <= 0:
             await self.app(scope, receive, send)
             return
         if scope["method"] != "GET":
-            if scope["method"] not in ("HEAD", "OPTIONS"):  # a change may follow: only safe methods keep it
-                self.clear()
-            await self.app(scope, receive, send)
+            if scope["method"] in ("HEAD", "OPTIONS"):
+                await self.app(scope, receive, send)
+            else:
+                await self._change(scope, receive, send)
             return
         if any(name in (b"cookie", b"authorization") for name, _ in scope.get("headers") or []):
             await self.app(scope, receive, send)
