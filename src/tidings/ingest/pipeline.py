@@ -391,11 +391,11 @@ async def _article_from(source: dict[str, Any], e: FeedEntry, page: FetchResult 
 
 
 async def _add_page(a: ArticleIn, page: FetchResult, feed_text: str) -> None:
-    x = await extract_page_elsewhere(page.content, page.final_url)
+    x = await extract_page_elsewhere(page.content, page.final_url, owner=a.source_id)
     if word_count(x.text) > word_count(feed_text):
         a.text = x.text
-    else:
-        a.extraction_error = "no article text found on the page"
+    else:  # the feed's own text stays; the reason is kept on the article
+        a.extraction_error = x.error or "no article text found on the page"
     a.title = a.title or x.title
     a.author = a.author or x.author
     a.published = a.published or x.published
