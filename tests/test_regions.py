@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tidings.analysis.regions import detect_regions, region_names, us_state_of
+from tidings.analysis.regions import detect_regions, mentioned_regions, region_names, us_state_of
 
 DATA = Path(__file__).parents[2] / "shared" / "data"
 US = "United States"
@@ -152,3 +152,38 @@ def test_basil_us_politics_is_filed_under_united_states() -> None:
     assert len(articles) == 300
     hits = sum(US in detect_regions(title, body) for title, body in articles)
     assert hits / len(articles) >= 0.98  # 297 of 300 measured
+
+
+def test_dateline_decides_the_first_region() -> None:
+    title = "Steele criticised for Afghanistan comments"
+    text = ("WASHINGTON — The party chairman drew fierce criticism on Friday after remarks about the war in "
+            "Afghanistan, and Republicans in Congress called for his resignation.\n"
+            "Afghanistan has been at war for years, critics of the remarks said.")
+    regions = detect_regions(title, text)
+    assert regions[0] == US
+    assert mentioned_regions(title, text)[0] == "Afghanistan"  # the plain reference goes by the headline
+    kabul = detect_regions("Blasts kill dozens", "KABUL (Reuters) - Two bombs exploded near a market on Monday.")
+    assert kabul == ["Afghanistan"]
+
+
+def test_noun_adjunct_in_headline_does_not_lead() -> None:
+    title = "Senate panel widens Russia probe"
+    text = ("Senators on the intelligence committee issued subpoenas to two former aides of the White House.\n"
+            "Democrats and Republicans on the panel said the inquiry would continue into the autumn, and the "
+            "committee chairman said Congress would hear from more witnesses.")
+    regions = detect_regions(title, text)
+    assert regions == [US]  # one adjunct and nothing else about Russia: not a section at all
+
+
+def test_office_of_a_foreign_person_is_who_not_where() -> None:
+    title = "Former Mexican president mocks the wall plan"
+    text = ("Donald Trump's campaign said the wall would be built. Republicans in Congress were divided, and "
+            "the White House hopeful repeated the pledge at a rally in Texas and later in Florida.")
+    assert detect_regions(title, text)[0] == US
+    assert detect_regions("Mexico City braces for protests", "Thousands marched in the capital.")[0] == "Mexico"
+
+
+def test_dateline_with_us_state_and_no_dateline_sentence() -> None:
+    assert detect_regions("Candidate defends record", "HARTFORD, Conn. — He said the report was wrong.") == [US]
+    # A sentence opening with a name and a colon is not a dateline: the headline's region stays first.
+    assert detect_regions("Floods hit Peru", "Kenya: aid is pledged. Kenya and others pledged aid.")[0] == "Peru"

@@ -254,7 +254,7 @@ def test_article_page_layout(client: TestClient, world: World) -> None:
     assert texts(tree, "//p[@class='similar-intro']") == [
         "You can also read news stories similar to this one that we have collected from other news sources."]
     coverage = tree.xpath("//p[@class='coverage']/a")[0]
-    assert coverage.text == "Full coverage (6 articles)"
+    assert coverage.text == "Full coverage: 5 outlets · 6 reports"
     assert coverage.get("href") == f"/story/{world.stories['big']}"
 
 
@@ -410,20 +410,21 @@ def test_api_similar_contract(client: TestClient, world: World) -> None:
     data = r.json()
     assert data["article"]["url"] == world.urls["lead"]
     assert data["article"]["title"] == "Blinken meets Xi in Beijing" and data["article"]["source"] == "Daily Planet"
-    keys = {"url", "title", "source", "snippet", "published", "score", "relation", "why"}
+    keys = {"url", "title", "source", "snippet", "published", "score", "relation", "why", "also_carried_by"}
     assert all(set(item) == keys for item in data["similar"])
-    # the displayed items first, then the copies folded into them
-    assert [i["url"] for i in data["similar"]] == [world.urls[k] for k in
-                                                  ("copy1", "same", "js", "xss", "copy2", "copy3")]
-    assert [i["relation"] for i in data["similar"]] == [
-        "duplicate", "same_story", "related", "related", "duplicate", "duplicate"]
+    # copies of one text are one item, naming the others that carried it; they never come back as items
+    assert [i["url"] for i in data["similar"]] == [world.urls[k] for k in ("copy1", "same", "js", "xss")]
+    assert [i["relation"] for i in data["similar"]] == ["duplicate", "same_story", "related", "related"]
+    assert data["similar"][0]["also_carried_by"] == [{"url": world.urls["copy2"], "source": "Courier"},
+                                                     {"url": world.urls["copy3"], "source": "Herald"}]
+    assert [i["also_carried_by"] for i in data["similar"][1:]] == [[], [], []]
     assert not any(i["source"].startswith("Daily Planet") for i in data["similar"])
     assert data["similar"][0]["score"] == 0.95 and data["similar"][0]["published"] == "2023-06-19T10:20:00Z"
     assert data["similar"][1]["snippet"] == "The top US diplomat met China's leader. Both sides spoke of progress."
     short = client.get("/api/similar", params={"url": world.urls["lead"], "limit": 2}).json()
     assert [i["url"] for i in short["similar"]] == [world.urls["copy1"], world.urls["same"]]
     capped = client.get("/api/similar", params={"url": world.urls["lead"], "limit": 1000})
-    assert capped.status_code == 200 and len(capped.json()["similar"]) == 6
+    assert capped.status_code == 200 and len(capped.json()["similar"]) == 4
 
 
 def test_api_similar_errors(client: TestClient) -> None:
@@ -443,7 +444,8 @@ def test_api_stories_contract(client: TestClient, world: World, monkeypatch: pyt
     assert [s["id"] for s in data["stories"]] == [world.stories[k] for k in ("lone", "big", "old")]
     for story in data["stories"]:
         assert set(story) == {"id", "title", "articles"}
-        assert all(set(a) == {"url", "title", "source"} for a in story["articles"])
+        assert all(set(a) == {"url", "title", "source", "copy_of"} for a in story["articles"])
+        assert all(a["copy_of"] is None for a in story["articles"])  # this world stores no copy group
     urls = [a["url"] for s in data["stories"] for a in s["articles"]]
     assert len(urls) == len(set(urls)) == 10
     assert len(client.get("/api/stories", params={"limit": 1}).json()["stories"]) == 1

@@ -8,11 +8,11 @@ older related ones and the older ones under it, and a page view only reads what 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,21 +24,20 @@ from tidings.clock import iso, parse_iso, utcnow
 from tidings.config import PollSettings, env_float
 from tidings.ingest.fetch import Fetcher, FetchSettings, allow_private_from_env
 from tidings.ingest.pipeline import RefreshResult, Tally, describe_tally, refresh_sources, tally
-from tidings.models import Neighbour
+from tidings.linking.apply import apply_links, apply_stories
+from tidings.linking.plan import Candidate, plan_links
+from tidings.linking.recluster import Member
+from tidings.linking.recluster import recluster as plan_recluster
 from tidings.similarity.index import Indexed, VectorIndex
 from tidings.similarity.lexical import content_words
 from tidings.similarity.neardup import ESTIMATE_FLOOR, Fingerprint, containment, exact_containment, fingerprint
-from tidings.similarity.relate import DEFAULT, Evidence, Link, Thresholds, relate
+from tidings.similarity.relate import DEFAULT, Evidence, Thresholds
 from tidings.storage.store import Store
-from tidings.stories.cluster import choose_story, describe, stories_to_merge
 
 log = logging.getLogger(__name__)
 
 CANDIDATES = 40       # nearest articles considered per new article
-KEEP_LINKS = 30       # links stored per new article
-JOIN_SUPPORT = 0.35   # mean same-event link score to a story's members needed to join it
 EVIDENCE_CACHE = 20_000
-MERGE_SCORE = 0.75    # one link this strong between two stories' members merges the stories
 BATCH = 64            # articles embedded and committed together
 
 
@@ -52,6 +51,12 @@ class Analyser:
     index_path: Path | None = None
     # Evidence of recently seen articles: neighbours recur, and names are costly to extract again.
     evidence_cache: OrderedDict[int, Evidence] = field(default_factory=OrderedDict)
+
+    unsettled_since: str | None = None  # earliest time among articles analysed since the stories last settled
+
+    def note_unsettled(self, when: str | None) -> None:
+        if when and (self.unsettled_since is None or when < self.unsettled_since):
+            self.unsettled_since = when
 
     def remember(self, article_id: int, ev: Evidence) -> None:
         self.evidence_cache[article_id] = ev
@@ -98,11 +103,15 @@ def evidence(title: str, text: str, published: float | None = None, fp: Fingerpr
                     fingerprint=fingerprint(text) if fp is None else fp, published=published)
 
 
-def analyse_backlog(store: Store, analyser: Analyser, *, batch: int = BATCH, whole_batches: bool = False) -> int:
+def analyse_backlog(store: Store, analyser: Analyser, *, batch: int = BATCH, whole_batches: bool = False,
+                    settle: bool | None = None) -> int:
     """Analyse every article waiting in the backlog (with ``whole_batches``, only while a whole batch is
-    waiting: the model is faster on full batches); returns how many were analysed."""
+    waiting: the model is faster on full batches); returns how many were analysed. With ``settle`` (the default
+    unless ``whole_batches``) the stories of every article analysed since the last settling are re-clustered
+    once at the end."""
     done = 0
     while (rows := store.backlog(batch)) and (len(rows) == batch or not whole_batches):
+        analyser.note_unsettled(min(r["published_at"] or r["fetched_at"] or "" for r in rows))
         vectors = analyser.embedder.embed([embedding_text(r["title"], r["summary"], r["text"]) for r in rows])
         items = [_indexed(r) for r in rows]
         evs = [evidence(r["title"], r["text"] or r["summary"], i.published, fingerprint(r["text"]))
@@ -122,6 +131,9 @@ def analyse_backlog(store: Store, analyser: Analyser, *, batch: int = BATCH, who
                 _link(store, analyser, row, item, ev, [(o, c) for o, c in near if o not in pending and o != item.id])
             store.mark_analysed(i.id for i in items)
         done += len(rows)
+    if (not whole_batches if settle is None else settle) and analyser.unsettled_since is not None:
+        recluster(store, analyser, since=analyser.unsettled_since)
+        analyser.unsettled_since = None
     analyser.save()
     return done
 
@@ -132,29 +144,21 @@ def _indexed(row: dict[str, Any]) -> Indexed:
 
 def _link(store: Store, analyser: Analyser, row: dict[str, Any], item: Indexed, mine: Evidence,
           near_ids: list[tuple[int, float]]) -> None:
-    """Link one article to its Similar News (both ways), group it with its copies, file it into a story."""
+    """Gather the evidence on one article's nearest others, let the linker plan, and write the plan."""
     text, fp = row["text"] or row["summary"], mine.fingerprint
     analyser.remember(item.id, mine)
     near = [(o, c) for i, c in near_ids if (o := analyser.index.get(i)) is not None]  # facts as they are now
     theirs = _candidate_evidence(store, analyser, [o for o, _ in near])
-    links: list[tuple[Indexed, Link]] = []
+    candidates = []
     for other, cosine in near:
         ev = theirs.get(other.id)
-        if ev is None:
-            continue
-        ev = replace(ev, published=other.published)
-        link = relate(cosine, mine, ev, containment=_copied(store, text, fp, other.id, ev.fingerprint),
-                      t=analyser.thresholds)
-        if link.relation is not None:
-            links.append((other, link))
-    links = sorted(links, key=lambda ol: -ol[1].score)[:KEEP_LINKS]
-    neighbours = [Neighbour(item.id, o.id, lk.score, lk.relation or "", json.dumps(lk.why())) for o, lk in links]
-    store.clear_neighbours(item.id)
-    store.save_neighbours(neighbours + [Neighbour(n.other_id, n.article_id, n.score, n.relation, n.why)
-                                        for n in neighbours])
-    item.copy_group = _group_copies(store, analyser, item, [o for o, lk in links if lk.relation == "duplicate"])
-    item.story_id = _file_into_story(store, analyser, row, links)
-    analyser.index.set_facts(item)
+        if ev is not None:
+            ev = replace(ev, published=other.published)
+            candidates.append(Candidate(other, cosine, ev, _copied(store, text, fp, other.id, ev.fingerprint)))
+    sizes = store.story_sizes([c.item.story_id for c in candidates
+                               if c.item.story_id is not None and c.item.story_id != row["story_id"]])
+    plan = plan_links(item, mine, candidates, sizes, t=analyser.thresholds)
+    apply_links(store, analyser.index, row, item, plan)
 
 
 def _kept(ev: Evidence) -> tuple[str, str]:
@@ -187,46 +191,34 @@ def _copied(store: Store, text: str, fp: Fingerprint, other_id: int, other_fp: F
     return exact_containment(text, store.texts([other_id]).get(other_id, ""))
 
 
-def _group_copies(store: Store, analyser: Analyser, item: Indexed, copies: list[Indexed]) -> int | None:
-    """Copies of one text share a copy group; a new copy can join two groups into one."""
-    if not copies:
-        return item.copy_group
-    groups = sorted({c.copy_group for c in copies if c.copy_group is not None})
-    group = groups[0] if groups else min(c.id for c in copies)
-    members = store.join_copy_group([item.id] + [c.id for c in copies], group, absorb=groups[1:])
-    analyser.index.set_copy_group(members, group)
-    return group
+# -- re-clustering ---------------------------------------------------------------------------------------
+
+RECLUSTER_MAX = 20_000  # the most recent articles one re-clustering settles (vectors in memory: ~30 MB)
 
 
-def _file_into_story(store: Store, analyser: Analyser, row: dict[str, Any],
-                     links: list[tuple[Indexed, Link]]) -> int:
-    """Join the story the same-event links point to most; a strong link to another story merges the two."""
-    same = [(o.story_id, lk.score, lk.relation or "") for o, lk in links]
-    previous = row["story_id"]
-    sizes = store.story_sizes([s for s, _, _ in same if s is not None and s != previous])
-    story_id = choose_story(same, sizes, min_support=JOIN_SUPPORT)
-    if story_id is None:
-        story_id = previous if previous is not None and len(store.story_members(previous)) <= 1 else None
-    if story_id is None:
-        story_id = store.create_story(row["title"])
-    for other in stories_to_merge(same, story_id, MERGE_SCORE):
-        store.move_story(other, story_id)
-        analyser.index.move_story(other, story_id)
-    if story_id != previous:
-        store.set_story(row["id"], story_id)
-        if previous is not None:
-            refresh_story(store, previous)
-    refresh_story(store, story_id)
-    return story_id
-
-
-def refresh_story(store: Store, story_id: int) -> None:
-    d = describe(store.story_members(story_id))
-    if d.size == 0:
-        store.delete_story(story_id)
-        return
-    store.update_story(story_id, title=d.title, lead_article_id=d.lead_article_id, first=d.first_published_at,
-                       last=d.last_published_at, size=d.size, outlets=d.outlets)
+def recluster(store: Store, analyser: Analyser, *, since: str | None = None) -> int:
+    """Settle the stories of every analysed article from ``since`` on (ISO time; all when None), and of those
+    published up to four days before it, which the new ones may join: cluster that window again and write the
+    merges and splits with stable ids. Returns how many articles changed story."""
+    if since is not None:
+        start = parse_iso(since)
+        since = iso(start - timedelta(days=analyser.thresholds.same_story_days)) if start else None
+    rows = store.cluster_window(since, limit=RECLUSTER_MAX)
+    if len(rows) < 2:
+        return 0
+    ids = [r["id"] for r in rows]
+    raw = store.vectors(ids, analyser.embedder.name)
+    rows = [r for r in rows if r["id"] in raw]
+    members = [Member(r["id"], r["outlet"], _epoch(r["published_at"]), r["story_id"],
+                      frozenset((r["words"] or "").split("\n")) - {""}) for r in rows]
+    vectors = np.stack([np.frombuffer(raw[m.id], dtype=np.float32) for m in members])
+    position = {m.id: i for i, m in enumerate(members)}
+    found = analyser.index.nearest_many(vectors, CANDIDATES)
+    candidates = [[position[j] for j, _ in near if j in position] for near in found]
+    plan = plan_recluster(members, vectors, candidates, t=analyser.thresholds)
+    with store.transaction():
+        moved = apply_stories(store, analyser.index, plan, {m.id: m.story_id for m in members})
+    return moved
 
 
 # -- polling and the scheduler ---------------------------------------------------------------------------

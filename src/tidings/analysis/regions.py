@@ -3,8 +3,10 @@
 Every article is also filed under the regions it is about. Names, aliases, demonyms, capitals, big cities,
 seats of government and a few leaders are matched case-sensitively as whole token sequences (longest match
 wins, so "New Mexico" is a US state and never Mexico); ambiguous words ("Jordan", "Chad", "Turkey",
-"Georgia") need support from elsewhere in the article. Each region gets a salience from where and how often
-it is named, and only salient regions are returned.
+"Georgia") need support from elsewhere in the article. Each region gets a salience from what the article is
+about: the dateline ("KABUL (Reuters) -"), the headline's subject, and the body's balance; a noun adjunct in the
+headline ("Russia probe") or a person's nationality ("Mexican president") counts little, and a passing mention
+makes no section.
 """
 
 from __future__ import annotations
@@ -266,6 +268,11 @@ _PLACES = """
 United States = White House; Pentagon; Capitol Hill; Capitol; Congress; Oval Office; State Department
 United States = Justice Department; Department of Justice; Homeland Security; Federal Reserve; Wall Street
 United States = Silicon Valley; GOP; FBI; CIA; Washington{p}
+United States = Republican National Committee; Democratic National Committee; RNC; DNC; Senate{w}@0.8
+United States = House of Representatives; House Republicans; House Democrats; Senate Republicans
+United States = Senate Democrats; Republicans@0.6; Democrats@0.6; Republican@0.5; Democrat@0.5
+United States = Supreme Court Justice; Speaker of the House; House Speaker; Electoral College; Medicare
+United States = Medicaid; Obamacare; Affordable Care Act; Second Amendment; First Amendment; Beltway
 Russia = Moscow; Kremlin; Duma; Chechnya; Siberia
 Ukraine = Kyiv; Kiev; Kharkiv; Odesa; Mariupol; Zaporizhzhia; Lviv
 China = Beijing; Shanghai; Wuhan; Shenzhen; Guangzhou; Zhongnanhai
@@ -423,6 +430,13 @@ Brazil = Brasília; Rio de Janeiro; São Paulo
 _FIGURES = """
 United States = Trump; Obama; Biden; Pelosi; McConnell; Blinken; Pence; Schumer; Pompeo; Tillerson; Rubio
 United States = Kamala Harris; Hillary Clinton; Bill Clinton; Clinton; George W. Bush; John Kerry
+United States = Paul Ryan; John Boehner; Harry Reid; Kevin McCarthy; Hakeem Jeffries; Bernie Sanders
+United States = Elizabeth Warren; Ted Cruz; John McCain; Mitt Romney; Lindsey Graham; Rand Paul; Ron DeSantis
+United States = Gavin Newsom; Andrew Cuomo; Nikki Haley; Jeff Sessions; William Barr; Merrick Garland
+United States = Eric Holder; James Comey; Robert Mueller; Jared Kushner; Steve Bannon; Rudy Giuliani
+United States = Brett Kavanaugh; Neil Gorsuch; Alexandria Ocasio-Cortez; Joe Manchin; Sarah Palin
+United States = Dick Cheney; Al Gore; Newt Gingrich; Condoleezza Rice; Donald Rumsfeld; Janet Yellen
+United States = Jerome Powell; Ben Bernanke; Steven Mnuchin; Pete Buttigieg; Anthony Fauci; JD Vance
 Russia = Putin; Lavrov; Medvedev
 Ukraine = Zelensky; Zelenskyy; Zelenskiy
 China = Xi; Xi Jinping; Li Qiang; Li Keqiang; Wang Yi; Hu Jintao
@@ -517,7 +531,10 @@ _PHRASES = """
 - = USA Today; Miami Herald; Voice of America; World Congress; Mobile World Congress; Party Congress
 - = Congress of; Chinese checkers; Turkish delight; Turkish Delight; Swiss cheese; Swiss Army knife
 - = Russian roulette; Russian doll; Russian dolls; Spanish flu; English Channel; Korean War; Korean Peninsula
-- = Korean peninsula
+- = Korean peninsula; Social Democrats; Social Democratic; Christian Democrats; Christian Democratic
+- = Republican Guard; Republican Guards
+Sweden = Sweden Democrats
+United Kingdom = Liberal Democrats; Democratic Unionist; Democratic Unionist Party
 United States = American Indian; American Indians; Indian reservation; Indian reservations; Indian tribe
 United States = Indian tribes; Indian Country; Indian Affairs; Indian Health Service; Cleveland Indians
 United States = New England; Native American; Native Americans; American Samoa; U.S. Virgin Islands; Guam
@@ -543,6 +560,19 @@ _LOCATIVE = _wordset(
     "in to from into across near neighbouring neighboring visit visited visiting via toward towards "
     "throughout inside outside of with and between against"
 )
+# Words before a name that place the news there ("Explosion in Bangkok", "Summit at Camp David").
+_PLACED = _wordset("in at near inside outside across throughout")
+# Nouns after a name that make it a modifier of an issue rather than the subject ("Russia probe").
+_ISSUE_NOUNS = _wordset(
+    "probe probes inquiry investigation investigations comments comment remarks remark policy policies deal "
+    "deals bill bills aid trip visit summit talks service sanctions strategy hearing hearings scandal question "
+    "questions vote votes ties relations relationship plan plans ban tariffs tariff report dossier links "
+    "connection connections meddling interference hacking collusion pullout withdrawal troops exit debate "
+    "stance rhetoric speech gaffe claims claim envoy ambassador veterans vets memo memos emails e-mails record"
+)
+# Offices that make a region name describe a person rather than the place of the news.
+_OFFICES = _wordset("president prime premier leader king queen ambassador envoy minister chancellor ex-president "
+                    "dictator")
 # Capitalised words that do not make a following or preceding word part of a person's name.
 _FUNCTION_WORDS = _wordset(
     "The A An In On At To From Of For By With And But Or As After Before Why How What When Where While If Is "
@@ -556,13 +586,17 @@ _GEORGIA_STATE_CUES = frozenset({"Atlanta", "Savannah"})
 _GEORGIAN_FORMS = frozenset({"Georgian", "Georgians"})
 
 _WEIGHTS = {"name": 1.0, "demonym": 0.7, "place": 0.9, "figure": 0.8, "state": 1.0, "state_place": 0.9}
-_TITLE_FACTOR = 8.0  # a title mention outweighs dozens of body mentions
-_BODY_FACTOR = 1.5
+_TITLE_SUBJECT = 12.0  # the headline's subject outweighs dozens of body mentions (12 = body log term at ~15)
+_TITLE_OTHER = 8.0  # another region the headline names
+_TITLE_ADJUNCT = 2.0  # "Russia probe": the body's balance decides
+_DATELINE_WEIGHT = 12.0  # where the report was filed from: as strong as the headline's subject
+_BODY_WEIGHT = 3.0
+_MIN_SHARE = 0.3  # a region below this share of the top score is a passing mention, not a section
+_BODY_FACTOR = 1.5  # body weight of the plain mention reference
 _LEAD_FACTOR = 1.5
 _LEAD_WORDS = 60  # always lead
 _LEAD_PARAGRAPHS = 2  # the first paragraphs are lead too, within _LEAD_MAX_WORDS
 _LEAD_MAX_WORDS = 150
-_MIN_RELATIVE = 0.2  # a body-only region must reach this share of the top salience
 _MAX_TEXT = 200_000  # characters read: salience comes from the title and lead anyway
 
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")  # words and single punctuation marks: "U.S." is U . S .
@@ -590,6 +624,10 @@ class _Mention:
     locative: bool
     region: str | None
     state: str | None
+    attributive: bool = False  # a noun adjunct: "Russia probe", "Afghanistan comments", "U.S.-Israel ties"
+    placed: bool = False  # after "in", "at", "near": where the news happens
+    dateline: bool = False  # "KABUL (Reuters) -", "HARTFORD, Conn. —": where it was reported from
+    personal: bool = False  # a person's nationality or office: "Mexican President", "President of Mexico"
 
 
 @dataclass(slots=True)
@@ -761,8 +799,30 @@ def _scan(tokens: list[str], lead_until: int, in_title: bool, check_names: bool)
         end = i + n
         if _counts(entry, tokens, i, end, check_names):
             prev = tokens[i - 1].lower() if i > 0 else ""
-            yield _Mention(entry, in_title, i < lead_until, prev in _LOCATIVE, entry.region, entry.state)
+            yield _Mention(entry, in_title, i < lead_until, prev in _LOCATIVE, entry.region, entry.state,
+                           _attributive(entry, tokens, end), prev in _PLACED,
+                           personal=_personal(tokens, i, end))
         i = end
+
+
+def _attributive(entry: _Entry, tokens: list[str], end: int) -> bool:
+    """True when a name is a noun adjunct naming what an issue concerns ("Russia probe", "Iran deal"), or the
+    first half of a pair ("U.S.-Israel"): the story is about the issue, often in another country."""
+    if entry.kind == "demonym" or end >= len(tokens):
+        return False
+    nxt = tokens[end]
+    if nxt == "-" and end + 1 < len(tokens):
+        return _match_at(_matcher().first, tokens, end + 1) is not None
+    return nxt.lower() in _ISSUE_NOUNS
+
+
+def _personal(tokens: list[str], start: int, end: int) -> bool:
+    """True when the name gives a person's office: "Mexican President", "Israel Prime Minister", "President of
+    Mexico" (with "Ex-", "Former" before the office)."""
+    nxt = tokens[end].lower() if end < len(tokens) else ""
+    if nxt in _OFFICES:
+        return True
+    return start >= 2 and tokens[start - 1].lower() == "of" and tokens[start - 2].lower() in _OFFICES
 
 
 def _counts(entry: _Entry, tokens: list[str], start: int, end: int, check_names: bool) -> bool:
@@ -810,9 +870,31 @@ def _mentions(title: str, text: str) -> list[_Mention]:
     title_tokens = _tokens(_normalise_title((title or "")[:_MAX_TEXT]))
     body, lead_until = _body_tokens(text or "")
     mentions = list(_scan(title_tokens, len(title_tokens), True, not _is_title_case(title_tokens)))
+    mentions += _dateline(text or "")
     mentions += _scan(body, lead_until, False, True)
     _resolve_georgia(mentions)
     return _supported(mentions, title_tokens, body)
+
+
+_DATELINE_ENDS = frozenset({"-", "—", "―", "(", ":"})
+_PLACE_KINDS = frozenset({"name", "place", "state", "state_place"})
+_DATELINE_MAX = 10  # tokens before the dash: "SAN JUAN, Puerto Rico" fits, a sentence does not
+
+
+def _dateline(text: str) -> list[_Mention]:
+    """The place a report was filed from, when the body opens with a dateline ("WASHINGTON —")."""
+    head = _TOKEN_RE.findall(_fix_chars(text.lstrip()[:200]).split("\n", 1)[0])
+    end = next((k for k, token in enumerate(head[:_DATELINE_MAX + 1]) if token in _DATELINE_ENDS), -1)
+    if end <= 0 or not all(t in {",", "."} or t[:1].isupper() for t in head[:end]):
+        return []
+    words = head[:end]
+    if head[end] == ":" and not words[0].isupper():  # "Washington: the..." is a sentence
+        return []
+    place = _tokens(" ".join(words).title() if all(w.isupper() for w in words if w.isalpha()) else " ".join(words))
+    found = [m for m in _scan(place, 0, False, False) if m.entry.kind in _PLACE_KINDS]
+    for m in found:
+        m.dateline = True
+    return found[:1] if found and found[-1].region == found[0].region else found[-1:]
 
 
 def _resolve_georgia(mentions: list[_Mention]) -> None:
@@ -858,7 +940,9 @@ def _supported(mentions: list[_Mention], title_tokens: list[str], body: list[str
 # --- salience -----------------------------------------------------------------------------------------------
 
 
-def _salience(mentions: list[_Mention]) -> list[tuple[str, float]]:
+def _mention_salience(mentions: list[_Mention]) -> list[tuple[str, float]]:
+    """Every region named in the headline or repeated in the body, headline first: what the article mentions.
+    Kept as the plain reference for ``detect_regions``, which asks what the article is about."""
     title_w: dict[str, float] = {}
     body_w: dict[str, float] = {}
     body_n: dict[str, int] = {}
@@ -866,6 +950,8 @@ def _salience(mentions: list[_Mention]) -> list[tuple[str, float]]:
     order: dict[str, int] = {}
     for idx, m in enumerate(mentions):
         region = m.region or ""
+        if m.dateline:
+            continue
         order.setdefault(region, idx)
         if m.in_title:
             title_w[region] = title_w.get(region, 0.0) + m.entry.weight
@@ -875,13 +961,70 @@ def _salience(mentions: list[_Mention]) -> list[tuple[str, float]]:
         if m.lead:
             lead_regions.add(region)
     scores = {
-        r: _TITLE_FACTOR * math.sqrt(title_w.get(r, 0.0)) + _BODY_FACTOR * math.log2(1.0 + body_w.get(r, 0.0))
+        r: 8.0 * math.sqrt(title_w.get(r, 0.0)) + _BODY_FACTOR * math.log2(1.0 + body_w.get(r, 0.0))
         for r in order
     }
     alone = len(order) == 1
     passing = [r for r in order if r in title_w or body_n.get(r, 0) >= 2 or (alone and r in lead_regions)]
     top = max((scores[r] for r in passing), default=0.0)
-    passing = [r for r in passing if r in title_w or scores[r] >= _MIN_RELATIVE * top]
+    passing = [r for r in passing if r in title_w or scores[r] >= 0.2 * top]
+    passing.sort(key=lambda r: (-scores[r], order[r]))
+    return [(r, scores[r]) for r in passing]
+
+
+def _title_weights(mentions: list[_Mention]) -> dict[str, float]:
+    """Headline evidence per region: the subject (the first region named, or where the news happens) weighs
+    most, other names less, and a noun adjunct ("Russia probe") little; a region's further names add half."""
+    per_region: dict[str, list[float]] = {}
+    subject_seen = False
+    for m in mentions:
+        if not m.in_title or m.dateline:
+            continue
+        if m.attributive:
+            role = _TITLE_ADJUNCT
+        elif m.personal:  # a nationality of a person named by office: who, not where
+            role = _TITLE_OTHER
+        elif not subject_seen or m.placed:
+            role = _TITLE_SUBJECT
+        else:
+            role = _TITLE_OTHER
+        subject_seen = subject_seen or not m.attributive
+        per_region.setdefault(m.region or "", []).append(role * m.entry.weight)
+    return {r: max(ws) + 0.5 * (sum(ws) - max(ws)) for r, ws in per_region.items()}
+
+
+def _salience(mentions: list[_Mention]) -> list[tuple[str, float]]:
+    """Regions the article is about, most first: headline roles, the dateline, and the body's balance.
+
+    A region qualifies through the headline (not only as a noun adjunct), the dateline, or repeated body
+    mentions; any qualifier must also reach a share of the top score, so a passing mention makes no section.
+    """
+    title = _title_weights(mentions)
+    dateline = {m.region or "" for m in mentions if m.dateline}
+    body_w: dict[str, float] = {}
+    body_n: dict[str, int] = {}
+    lead_regions: set[str] = set()
+    order: dict[str, int] = {}
+    for idx, m in enumerate(mentions):
+        region = m.region or ""
+        order.setdefault(region, idx)
+        if m.in_title or m.dateline:
+            continue
+        body_w[region] = body_w.get(region, 0.0) + m.entry.weight * (_LEAD_FACTOR if m.lead else 1.0)
+        body_n[region] = body_n.get(region, 0) + 1
+        if m.lead:
+            lead_regions.add(region)
+    scores = {
+        r: title.get(r, 0.0) + (_DATELINE_WEIGHT if r in dateline else 0.0)
+        + _BODY_WEIGHT * math.log2(1.0 + body_w.get(r, 0.0))
+        for r in order
+    }
+    alone = len(order) == 1
+    headline = {r for r, w in title.items() if w >= _TITLE_OTHER * 0.5}  # more than an adjunct
+    qualified = [r for r in order if r in headline or r in dateline or body_n.get(r, 0) >= 2
+                 or (alone and (r in lead_regions or r in title))]
+    top = max((scores[r] for r in qualified), default=0.0)
+    passing = [r for r in qualified if scores[r] >= _MIN_SHARE * top]
     passing.sort(key=lambda r: (-scores[r], order[r]))
     return [(r, scores[r]) for r in passing]
 
@@ -894,6 +1037,14 @@ def detect_regions(title: str, text: str, *, max_regions: int = 3) -> list[str]:
     if max_regions <= 0:
         return []
     return [region for region, _ in _salience(_mentions(title, text))][:max_regions]
+
+
+def mentioned_regions(title: str, text: str, *, max_regions: int = 3) -> list[str]:
+    """Regions named in the headline or repeated in the body, headline first: a plain reference to compare
+    ``detect_regions`` with (a passing headline mention counts here)."""
+    if max_regions <= 0:
+        return []
+    return [region for region, _ in _mention_salience(_mentions(title, text))][:max_regions]
 
 
 def region_names() -> list[str]:

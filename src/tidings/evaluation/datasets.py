@@ -242,3 +242,50 @@ def _wikiref_article(path: Path, index: int) -> EvalArticle | None:
         published=None,
         gold=wikiref_label(key),
     )
+
+
+# --- AllSides (headline and lead) -----------------------------------------------------------------
+
+
+def load_allsides(root: Path) -> list[EvalArticle]:
+    """The allsides-dev items: one outlet's headline and lead each; ``gold`` is the AllSides story name.
+
+    The source has no dates, so ``published`` is None. Lines that are not JSON objects with a row, story, title
+    and summary are skipped with a warning.
+    """
+    path = _subdir(Path(root), "allsides-dev", "allsides-dev.jsonl") / "allsides-dev.jsonl"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        log.warning("skipping AllSides file %s: %s", path, exc)
+        return []
+    articles = []
+    for number, line in enumerate(lines, start=1):
+        article = _allsides_article(line) if line.strip() else None
+        if article is None and line.strip():
+            log.warning("skipping line %d of %s: not a complete AllSides record", number, path)
+        elif article is not None:
+            articles.append(article)
+    return articles
+
+
+def _allsides_article(line: str) -> EvalArticle | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    row, story = record.get("row"), str(record.get("story") or "").strip()
+    title, lead = str(record.get("title") or "").strip(), str(record.get("summary") or "").strip()
+    if not isinstance(row, int) or not story or not title or not lead:
+        return None
+    return EvalArticle(
+        key=f"allsides_{row}",
+        url=f"{EVAL_HOST}/allsides/{row}",
+        title=title,
+        text=lead,
+        source=str(record.get("source") or "").strip() or "Unknown",
+        published=None,
+        gold=story,
+    )

@@ -403,3 +403,335 @@ def _boilerplate(paragraphs: list[str], context: dict[str, str], rng: random.Ran
     """One to three lines of site furniture at the end: copyright, read-more link, newsletter, social."""
     lines = rng.sample(BOILERPLATE, rng.randint(1, 3))
     return [*paragraphs, *(line.format(**context) for line in lines)]
+
+
+# --- short items: headline and lead -----------------------------------------------------------------
+
+# Chance of each edit on a summary-only copy; the "version" edits are what an earlier or later version of the
+# same wire story differs by.
+SUMMARY_EDIT_PROBABILITIES = {
+    "headline": 0.75,
+    "byline": 0.25,
+    "dateline": 0.35,
+    "boilerplate": 0.25,
+    "substitute": 0.30,
+    "us_style": 0.25,
+    "version:tense": 0.35,
+    "version:attribution": 0.35,
+    "version:day": 0.25,
+    "version:cut_sentence": 0.30,
+    "version:truncate": 0.30,
+}
+# The version edits a full-text copy gets on top of the syndication edits above.
+FULLTEXT_VERSION_PROBABILITIES = {
+    "us_style": 0.25,
+    "version:tense": 0.40,
+    "version:attribution": 0.40,
+    "version:day": 0.30,
+    "version:cut_sentence": 0.40,
+}
+# allsides-dev items of one story that are one agency text run by two outlets (read and checked by hand): copies
+# in the data itself, so gold copies rather than independent reports.
+ALLSIDES_SAME_TEXT = frozenset({
+    frozenset({"allsides_2548", "allsides_2550"}),  # "Obama proposes 'grand bargain'", HuffPost and Fox News
+    frozenset({"allsides_2103", "allsides_2104"}),  # Supreme Court gene patent ruling, HuffPost and Fox News
+    frozenset({"allsides_1994", "allsides_1996"}),  # 5,500 US troops stay in Afghanistan, Fox News and HuffPost
+})
+DATELINE_CITIES = ("WASHINGTON", "NEW YORK", "LOS ANGELES", "CHICAGO", "LONDON", "ATLANTA")
+ATTRIBUTIONS = ("officials said", "the State Department said", "the White House said", "police said",
+                "a spokesperson said", "authorities said", "the agency said", "a statement said")  # fmt: skip
+# Past tense -> (present perfect, future): what a story written before, during or after an event says.
+TENSES = {
+    "said": ("has said", "will say"), "met": ("has met", "will meet"), "announced": ("has announced", "will announce"),
+    "signed": ("has signed", "will sign"), "called": ("has called", "will call"), "voted": ("has voted", "will vote"),
+    "passed": ("has passed", "will pass"), "ruled": ("has ruled", "will rule"), "won": ("has won", "will win"),
+    "filed": ("has filed", "will file"), "released": ("has released", "will release"),
+    "confirmed": ("has confirmed", "will confirm"), "rejected": ("has rejected", "will reject"),
+    "approved": ("has approved", "will approve"), "unveiled": ("has unveiled", "will unveil"),
+    "urged": ("has urged", "will urge"), "warned": ("has warned", "will warn"), "issued": ("has issued", "will issue"),
+    "ordered": ("has ordered", "will order"), "blocked": ("has blocked", "will block"),
+    "told": ("has told", "will tell"), "asked": ("has asked", "will ask"), "agreed": ("has agreed", "will agree"),
+    "launched": ("has launched", "will launch"), "proposed": ("has proposed", "will propose"),
+}  # fmt: skip
+_DAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+_TENSE = re.compile(
+    r"(?<!\bwas )(?<!\bwere )(?<!\bhad )(?<!\bhas )(?<!\bhave )(?<!\bbeen )\b(" + "|".join(TENSES) + r")\b"
+)
+_ON_DAY = re.compile(rf"\bon ({_DAY})\b")
+_SAID_CLAUSE = re.compile(
+    rf",? (?:according to [^,.\n]{{3,60}}|(?:the |a |an )?[A-Za-z][\w ]{{0,40}}? said(?: {_DAY}| in a statement)?)"
+    r"(?=[,.])"
+)
+_CLAUSE_BREAK = re.compile(r",? (?=(?:as|after|while|when|because|amid) )|, ")
+
+
+def build_summary_copy_set(
+    items: list[EvalArticle],
+    *,
+    seed: int = 17,
+    originals: int = 290,
+    same_text: frozenset[frozenset[str]] | None = None,
+    edits: dict[str, list[str]] | None = None,
+) -> tuple[list[EvalArticle], set[frozenset[str]]]:
+    """Summary-only copies (headline and lead) of real items, with the other outlets' reports as negatives.
+
+    For each of ``originals`` stories one item is re-published by fictional outlets with the edits in
+    ``SUMMARY_EDIT_PROBABILITIES``. Every item of ``items`` stays in the set, so every real pair of independent
+    reports of one story (other outlets) is there to be told from the copies. ``same_text`` names pairs of
+    items of the data that are themselves one wire text (two outlets running the same agency copy): they are
+    copies too, so they join the gold pairs, with every copy of either. The same input and seed always give the
+    same set; ``edits`` is filled with each copy's key -> the edits it got.
+    """
+    rng = random.Random(seed)
+    by_story: dict[str, list[EvalArticle]] = {}
+    for article in sorted(items, key=lambda a: a.key):
+        if article.title.strip() and article.text.strip():
+            by_story.setdefault(article.gold, []).append(article)
+    stories = sorted(by_story)
+    articles: list[EvalArticle] = []
+    groups: list[set[str]] = []
+    for story in rng.sample(stories, max(0, min(originals, len(stories)))):
+        original = rng.choice(by_story[story])
+        count = rng.choices([n for n, _ in COPY_COUNTS], weights=[p for _, p in COPY_COUNTS])[0]
+        copies = []
+        for index, outlet in enumerate(rng.sample(OUTLETS, count), start=1):
+            copy, applied = _summary_copy(original, outlet, index, rng)
+            copies.append(copy)
+            if edits is not None:
+                edits[copy.key] = applied
+        articles.extend(copies)
+        groups.append({original.key, *(c.key for c in copies)})
+    articles = [a for story in stories for a in by_story[story]] + articles
+    present = {a.key for a in articles}
+    groups.extend(set(pair) for pair in (same_text or frozenset()) if pair <= present)
+    return articles, _pairs_of(_merge(groups))
+
+
+def build_fulltext_copy_set(
+    basil: list[EvalArticle],
+    *,
+    seed: int = 13,
+    originals: int = 60,
+    edits: dict[str, list[str]] | None = None,
+) -> tuple[list[EvalArticle], set[frozenset[str]]]:
+    """``build_syndication_set`` with each copy also made an earlier or later version of the wire text.
+
+    On top of the syndication edits each copy gets the edits in ``FULLTEXT_VERSION_PROBABILITIES``, drawn
+    with their own generator so the syndication set itself stays as documented.
+    """
+    articles, pairs = build_syndication_set(basil, seed=seed, originals=originals, edits=edits)
+    rng = random.Random(seed * 7919 + 1)
+    edited = []
+    for article in articles:
+        if article.copy_of is None:
+            edited.append(article)
+            continue
+        paragraphs = [p for p in article.text.split("\n") if p.strip()]
+        paragraphs, applied = _apply(paragraphs, FULLTEXT_VERSION_PROBABILITIES, rng, {})
+        edited.append(replace(article, text="\n".join(paragraphs)))
+        if edits is not None:
+            edits.setdefault(article.key, []).extend(applied)
+    return edited, pairs
+
+
+def headline_only(articles: list[EvalArticle]) -> list[EvalArticle]:
+    """The same items with the text left out: what a feed that carries only headlines gives."""
+    return [replace(a, text="") for a in articles]
+
+
+def comparison_pairs(
+    articles: list[EvalArticle], gold_pairs: set[frozenset[str]], *, nearest: int = 3
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
+    """The pairs a copy detector is judged on: (gold copies, independent reports, other-story neighbours).
+
+    Independent reports are every other pair of one story from different outlets that is not a gold copy;
+    neighbours are, for each item, the ``nearest`` items of other stories sharing most words of headline and
+    text (Jaccard of the word sets), the likeliest false alarms outside the story.
+    """
+    copies = sorted((a, b) for a, b in (sorted(p) for p in gold_pairs))
+    by_story: dict[str, list[EvalArticle]] = {}
+    for article in articles:
+        by_story.setdefault(article.gold, []).append(article)
+    independent = sorted(
+        (a.key, b.key) if a.key < b.key else (b.key, a.key)
+        for members in by_story.values()
+        for a, b in combinations(members, 2)
+        if a.source != b.source and frozenset((a.key, b.key)) not in gold_pairs
+    )
+    words = {a.key: frozenset(re.findall(r"[a-z0-9]+", f"{a.title} {a.text}".lower())) for a in articles}
+    story = {a.key: a.gold for a in articles}
+    index: dict[str, list[str]] = {}
+    for key, ws in words.items():
+        for w in ws:
+            index.setdefault(w, []).append(key)
+    neighbours: set[tuple[str, str]] = set()
+    for key, ws in words.items():
+        shared: dict[str, int] = {}
+        for w in ws:
+            postings = index[w]
+            if len(postings) > len(words) // 20:  # common words say nothing of nearness and cost the most
+                continue
+            for other in postings:
+                if story[other] != story[key]:
+                    shared[other] = shared.get(other, 0) + 1
+        best = sorted(shared, key=lambda o: (-shared[o] / len(ws | words[o]), o))[:nearest]
+        neighbours.update((key, o) if key < o else (o, key) for o in best)
+    return copies, independent, sorted(neighbours)
+
+
+def _merge(groups: list[set[str]]) -> list[set[str]]:
+    """Groups that share a member joined into one: a copy of a copy is a copy."""
+    merged: list[set[str]] = []
+    for group in groups:
+        touching = [g for g in merged if g & group]
+        for g in touching:
+            merged.remove(g)
+            group = group | g
+        merged.append(group)
+    return merged
+
+
+def _pairs_of(groups: list[set[str]]) -> set[frozenset[str]]:
+    return {frozenset(pair) for group in groups for pair in combinations(sorted(group), 2)}
+
+
+def _summary_copy(
+    original: EvalArticle, outlet: str, index: int, rng: random.Random
+) -> tuple[EvalArticle, list[str]]:
+    """One outlet's re-publication of a headline and lead; edits are drawn in a fixed order so seeds reproduce."""
+    wire = rng.choice(WIRES)
+    reporter = rng.choice(REPORTERS)
+    applied: list[str] = []
+    title = original.title
+    if rng.random() < SUMMARY_EDIT_PROBABILITIES["headline"]:
+        title, style = _rewrite_headline(title, outlet, rng)
+        applied.append(f"headline:{style}")
+    paragraphs = [p for p in original.text.split("\n") if p.strip()]
+    context = {"wire_code": wire[1], "owner": wire[2], "reporter": reporter, "wire": wire[0]}
+    paragraphs, body_edits = _apply(paragraphs, SUMMARY_EDIT_PROBABILITIES, rng, context)
+    applied += body_edits
+    if "\n".join(paragraphs) == original.text and title == original.title:
+        paragraphs = _version_day(paragraphs, rng) if _ON_DAY.search(original.text) else _us_style(paragraphs)
+        if "\n".join(paragraphs) == original.text:
+            paragraphs = _copyright(paragraphs, context, rng)
+        applied.append("forced")
+    key = f"{original.key}_copy{index}"
+    copy = replace(original, key=key, url=f"{EVAL_HOST}/syndication/{_slug(outlet)}/{key}", title=title,
+                   text="\n".join(paragraphs), source=outlet, copy_of=original.key)  # fmt: skip
+    return copy, applied
+
+
+def _apply(
+    paragraphs: list[str], probabilities: dict[str, float], rng: random.Random, context: dict[str, str]
+) -> tuple[list[str], list[str]]:
+    """The body edits named in ``probabilities``, each tried with its chance, in one fixed order."""
+    steps: list[tuple[str, Callable[[list[str]], list[str]]]] = [
+        ("version:cut_sentence", _cut_sentence),
+        ("version:truncate", lambda ps: _truncate(ps, rng)),
+        ("version:tense", lambda ps: _version_tense(ps, rng)),
+        ("version:attribution", lambda ps: _version_attribution(ps, rng)),
+        ("version:day", lambda ps: _version_day(ps, rng)),
+        ("substitute", lambda ps: _substitute(ps, rng)),
+        ("us_style", _us_style),
+        ("dateline", lambda ps: _summary_dateline(ps, context, rng)),
+        ("byline", lambda ps: _summary_byline(ps, context, rng)),
+        ("boilerplate", lambda ps: _copyright(ps, context, rng)),
+    ]
+    applied = []
+    for name, step in steps:
+        if name in probabilities and rng.random() < probabilities[name]:
+            edited = step(paragraphs)
+            if edited != paragraphs and any(p.strip() for p in edited):
+                paragraphs = edited
+                applied.append(name)
+    return paragraphs, applied
+
+
+def _cut_sentence(paragraphs: list[str]) -> list[str]:
+    """The last sentence left out, when there is more than one."""
+    sentences = _sentences(paragraphs[-1]) if paragraphs else []
+    if len(sentences) >= 2:
+        return [*paragraphs[:-1], " ".join(sentences[:-1])]
+    if len(paragraphs) >= 2:
+        return paragraphs[:-1]
+    return paragraphs
+
+
+def _truncate(paragraphs: list[str], rng: random.Random) -> list[str]:
+    """Cut off with "..." at another point than the original's cut, as feeds shorten a lead."""
+    text = "\n".join(paragraphs)
+    if text.endswith(("...", "…")):
+        text = text.rstrip(".… ")
+    ends = [m.end() for m in re.finditer(r"\S+", text)]
+    if len(ends) < 12:
+        return paragraphs
+    cut = ends[int(len(ends) * rng.uniform(0.6, 0.9)) - 1]
+    return (text[:cut].rstrip(" ,;:—–-") + "...").split("\n")
+
+
+def _version_tense(paragraphs: list[str], rng: random.Random) -> list[str]:
+    """One past-tense verb told as it stands before or during the event: "met" -> "will meet" / "has met"."""
+    text = "\n".join(paragraphs)
+    matches = list(_TENSE.finditer(text))
+    if not matches:
+        return paragraphs
+    match = matches[0] if rng.random() < 0.6 else rng.choice(matches)
+    form = rng.choice(TENSES[match.group(1)])
+    return (text[: match.start()] + form + text[match.end() :]).split("\n")
+
+
+def _version_attribution(paragraphs: list[str], rng: random.Random) -> list[str]:
+    """An attribution clause taken out where the lede has one, else one put in: ", the State Department said,"."""
+    first = paragraphs[0]
+    found = _SAID_CLAUSE.search(first)
+    if found and rng.random() < 0.5:
+        return [first[: found.start()] + first[found.end() :], *paragraphs[1:]]
+    who = rng.choice(ATTRIBUTIONS)
+    lede_end = len(_sentences(first)[0])
+    breaks = [m for m in _CLAUSE_BREAK.finditer(first, 0, lede_end) if len(first[: m.start()].split()) >= 6]
+    if breaks:
+        at = breaks[0]
+        return [f"{first[: at.start()]}, {who}, {first[at.end() :]}", *paragraphs[1:]]
+    lede = _sentences(first)[0]
+    if not lede.endswith((".", "!", "?")) or len(lede.split()) < 6:
+        return paragraphs
+    return [f"{lede[:-1]}, {who}{lede[-1]}{first[len(lede) :]}", *paragraphs[1:]]
+
+
+def _version_day(paragraphs: list[str], rng: random.Random) -> list[str]:
+    """ "on Monday" -> "Monday", or left out, as versions written on other days put it."""
+    text = "\n".join(paragraphs)
+    match = _ON_DAY.search(text)
+    if match is None:
+        return paragraphs
+    before = text[: match.start()].rstrip(" ") if rng.random() < 0.5 else text[: match.start()] + match.group(1)
+    after = text[match.end() :]
+    joined = before + (after if before.endswith(match.group(1)) or after[:1] in ",.;:" else " " + after.lstrip(" "))
+    return joined.split("\n")
+
+
+def _us_style(paragraphs: list[str]) -> list[str]:
+    """House style: "U.S." -> "US", curly quotes -> straight ones."""
+    table = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
+    return [re.sub(r"\bU\.S\.(?=[\s,;:-])", "US", p).replace("U.N.", "UN").translate(table) for p in paragraphs]
+
+
+def _summary_dateline(paragraphs: list[str], context: dict[str, str], rng: random.Random) -> list[str]:
+    if _DATELINE.match(paragraphs[0]):
+        return paragraphs
+    return [f"{rng.choice(DATELINE_CITIES)} ({context['wire_code']}) — {paragraphs[0]}", *paragraphs[1:]]
+
+
+def _summary_byline(paragraphs: list[str], context: dict[str, str], rng: random.Random) -> list[str]:
+    byline = _byline(context["reporter"], context["wire"], rng)
+    if rng.random() < 0.5 and byline.startswith("By "):
+        return [f"{byline} {paragraphs[0]}", *paragraphs[1:]]  # run into the lead, as some feeds do
+    return [byline, *paragraphs]
+
+
+def _copyright(paragraphs: list[str], context: dict[str, str], rng: random.Random) -> list[str]:
+    year = rng.randint(2012, 2023)
+    line = f"Copyright {year} {context.get('owner', 'The Associated Press')}. All rights reserved."
+    if rng.random() < 0.5:
+        return [*paragraphs, line]
+    return [*paragraphs[:-1], f"{paragraphs[-1]} {line}"]

@@ -109,9 +109,17 @@ def content_hash(*parts: str) -> str:
 
 
 def file_sections(store: Store, article_id: int, primary: str, title: str, text: str) -> None:
-    """An article goes under its source's section and under every region it is about."""
+    """An article goes under its source's section, the regions it is about (the main one first) and, when the
+    source gives no section, the topic its text clearly has: e.g. ["United States", "Politics"]."""
+    from tidings.analysis.topics import topic_section  # the lexicon is built on first use
+
     sections = [primary] if primary else []
-    sections += [r for r in detect_regions(title, text) if r not in sections]
+    regions = detect_regions(title, text)
+    sections += [r for r in regions if r not in sections]
+    if not primary:
+        topic = topic_section(title, text, regions)
+        if topic and topic not in sections:
+            sections.append(topic)
     store.set_sections(article_id, sections)
 
 

@@ -2,7 +2,8 @@
 
 - "duplicate": the same text, republished (wire copy, syndication): most of the shorter text's word 5-grams
   are found in the other.
-- "same_story": another report of the same event: close in meaning and wording, and close in time.
+- "same_story": another report of the same event: close in meaning and wording, and close in time. Decided here
+  for a fresh pair; the periodic re-clustering (``tidings.linking.recluster``) then settles it by the stories.
 - "related": about the same subject, worth a link, but not the same event.
 Below the related floor nothing is shown: two right items beat five with three wrong.
 """
@@ -12,18 +13,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from tidings.analysis.terms import shared_terms
-from tidings.similarity.lexical import overlap
+from tidings.similarity.lexical import weighted_overlap
 from tidings.similarity.neardup import COPY_CONTAINMENT, Fingerprint
 
 
 @dataclass(frozen=True)
 class Thresholds:
     copy: float = COPY_CONTAINMENT  # share of the shorter text's 5-grams found in the other
-    same_story: float = 0.55        # combined score
-    related: float = 0.42
+    same_story: float = 0.45        # combined score; about 19 in 20 pairs this close are one event (docs/quality.md)
+    related: float = 0.30           # about the top half-percent of unrelated pairs reach this
     same_story_days: float = 4.0    # reports of one event further apart than this are "related" at most
-    lexical_weight: float = 0.25
+    lexical_weight: float = 0.5     # meaning and rarity-weighted wording count alike
     time_weight: float = 0.1        # close in time raises the score by up to half this, far apart lowers it
     time_scale_days: float = 3.0
 
@@ -67,10 +70,18 @@ def combined_score(cosine: float, lexical: float, gap_days: float | None = None,
     return score
 
 
+def combined_scores(cosine: np.ndarray, lexical: np.ndarray, gap_days: np.ndarray, t: Thresholds = DEFAULT
+                    ) -> np.ndarray:
+    """``combined_score`` over arrays of pairs; a NaN gap is an undated pair (no nudge)."""
+    score = (1.0 - t.lexical_weight) * cosine + t.lexical_weight * lexical
+    nudge = t.time_weight * (np.exp(-np.nan_to_num(gap_days, nan=0.0) / t.time_scale_days) - 0.5)
+    return np.where(np.isnan(gap_days), score, score + nudge)
+
+
 def relate(cosine: float, a: Evidence, b: Evidence, *, containment: float = 0.0,
            t: Thresholds = DEFAULT) -> Link:
     """Relate two articles given their embedding cosine and (confirmed) text containment."""
-    lex = overlap(a.words, b.words)
+    lex = weighted_overlap(a.words, b.words)
     gap = None
     if a.published is not None and b.published is not None:
         gap = abs(a.published - b.published) / 86400.0

@@ -151,4 +151,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE sources ADD COLUMN last_skipped TEXT NOT NULL DEFAULT '';
     """,
+    # 9: where a story merged into another now lives, so its address keeps answering (one hop: see move_story).
+    """
+    CREATE TABLE story_redirects (
+        from_id INTEGER PRIMARY KEY,
+        to_id INTEGER NOT NULL
+    );
+    CREATE INDEX story_redirects_to ON story_redirects (to_id);
+    """,
 ]

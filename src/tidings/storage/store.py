@@ -410,6 +410,53 @@ class Store:
             " JOIN sources s ON s.id = a.source_id WHERE a.copy_group = ?"
             " ORDER BY COALESCE(a.published_at, a.fetched_at), a.id", (group,))
 
+    def copy_groups(self, groups: list[int], *, edge_chars: int = 400) -> dict[int, list[Row]]:
+        """Members of several copy groups, earliest first, each with the head and tail of its text (where a
+        credit line sits) instead of the whole text."""
+        out: dict[int, list[Row]] = {g: [] for g in groups}
+        if not groups:
+            return out
+        marks = ",".join("?" * len(groups))
+        for r in self._all(
+                f"SELECT {ARTICLE_COLUMNS}, substr(a.text, 1, ?) AS text_head,"
+                " CASE WHEN length(a.text) > ? THEN substr(a.text, length(a.text) - ? + 1) ELSE '' END AS text_tail"
+                f" FROM articles a JOIN sources s ON s.id = a.source_id WHERE a.copy_group IN ({marks})"
+                " ORDER BY COALESCE(a.published_at, a.fetched_at), a.id",
+                (edge_chars, edge_chars, edge_chars, *groups)):
+            out[r["copy_group"]].append(r)
+        return out
+
+    def latest_folded(self, *, section: str | None = None, source_id: int | None = None,
+                      limit: int = 50, offset: int = 0) -> list[Row]:
+        """Like ``latest_articles``, with each copy group once: only its earliest member within the listing
+        (same section, same source or everywhere) is listed, so LIMIT and OFFSET count folded items.
+
+        Each listed row looks up its group's other members through the copy-group index (a group is small);
+        CROSS JOIN and the unary plus keep SQLite from scanning the whole section or source instead."""
+        earlier = ("(COALESCE(b.published_at, b.fetched_at) < COALESCE(a.published_at, a.fetched_at)"
+                   " OR (COALESCE(b.published_at, b.fetched_at) = COALESCE(a.published_at, a.fetched_at)"
+                   " AND b.id < a.id))")
+        order = "ORDER BY COALESCE(a.published_at, a.fetched_at) DESC, a.id DESC LIMIT ? OFFSET ?"
+        if section:
+            return self._all(
+                f"SELECT {ARTICLE_COLUMNS} FROM article_sections x JOIN articles a ON a.id = x.article_id"
+                " JOIN sources s ON s.id = a.source_id WHERE x.section = ? AND (a.copy_group IS NULL OR NOT EXISTS"
+                " (SELECT 1 FROM articles b CROSS JOIN article_sections y"
+                " WHERE b.copy_group = a.copy_group AND y.article_id = b.id AND y.section = x.section"
+                " AND (y.sort_key < x.sort_key"
+                " OR (y.sort_key = x.sort_key AND y.article_id < x.article_id))))"
+                " ORDER BY x.sort_key DESC, x.article_id DESC LIMIT ? OFFSET ?", (section, limit, offset))
+        if source_id is not None:
+            return self._all(
+                f"SELECT {ARTICLE_COLUMNS} FROM articles a JOIN sources s ON s.id = a.source_id"
+                " WHERE a.source_id = ? AND (a.copy_group IS NULL OR NOT EXISTS (SELECT 1 FROM articles b"
+                f" WHERE b.copy_group = a.copy_group AND +b.source_id = a.source_id AND {earlier})) {order}",
+                (source_id, limit, offset))
+        return self._all(
+            f"SELECT {ARTICLE_COLUMNS} FROM articles a JOIN sources s ON s.id = a.source_id"
+            " WHERE a.copy_group IS NULL OR NOT EXISTS (SELECT 1 FROM articles b"
+            f" WHERE b.copy_group = a.copy_group AND {earlier}) {order}", (limit, offset))
+
     def story_links(self, story_id: int) -> list[Row]:
         """Stored links between members of one story (each pair once): why they are grouped."""
         return self._all(
@@ -430,10 +477,33 @@ class Store:
             db.execute("UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id))
 
     def move_story(self, from_id: int, to_id: int) -> None:
-        """Merge one story into another: every article follows, the emptied story goes."""
+        """Merge one story into another: every article follows, the emptied story goes, and its address
+        redirects to the one it joined."""
+        if from_id == to_id:
+            return
         with self.transaction() as db:
             db.execute("UPDATE articles SET story_id = ? WHERE story_id = ?", (to_id, from_id))
             db.execute("DELETE FROM stories WHERE id = ?", (from_id,))
+            self.record_story_redirect(from_id, to_id)
+
+    def record_story_redirect(self, from_id: int, to_id: int) -> None:
+        """The story ``from_id`` now lives at ``to_id``. Redirects that led to ``from_id`` are repointed, so
+        every old address is one hop from a live story."""
+        if from_id == to_id:
+            return
+        with self.transaction() as db:
+            db.execute("UPDATE story_redirects SET to_id = ? WHERE to_id = ?", (to_id, from_id))
+            db.execute("INSERT INTO story_redirects (from_id, to_id) VALUES (?, ?)"
+                       " ON CONFLICT (from_id) DO UPDATE SET to_id = excluded.to_id", (from_id, to_id))
+            # A story merged back into an id that once redirected to it would otherwise point at itself.
+            db.execute("DELETE FROM story_redirects WHERE from_id = to_id")
+
+    def story_redirect(self, story_id: int) -> int | None:
+        """Where a merged story now lives; None when there is no redirect or a live story has this id (story
+        ids can be reused, and a live story always wins)."""
+        row = self._one("SELECT r.to_id FROM story_redirects r WHERE r.from_id = ?"
+                        " AND NOT EXISTS (SELECT 1 FROM stories st WHERE st.id = r.from_id)", (story_id,))
+        return int(row["to_id"]) if row else None
 
     def delete_story(self, story_id: int) -> None:
         with self.transaction() as db:
@@ -491,3 +561,37 @@ class Store:
                 story_ids):
             out[r["story_id"]].append(r)
         return out
+
+    # -- re-clustering ---------------------------------------------------------------------------------
+
+    def cluster_window(self, since: str | None = None, *, limit: int = 20_000) -> list[Row]:
+        """The latest ``limit`` analysed articles whose time (publication, else arrival) is at or after ``since``
+        (all when None), with what the re-clustering needs: outlet, time, story and the linker's words."""
+        where = "WHERE a.analysed = 1" + (" AND COALESCE(a.published_at, a.fetched_at) >= ?" if since else "")
+        return self._all(
+            "SELECT a.id, s.outlet, a.published_at, a.story_id, a.copy_group, f.words FROM articles a"
+            " JOIN sources s ON s.id = a.source_id LEFT JOIN fingerprints f ON f.article_id = a.id"
+            f" {where} ORDER BY COALESCE(a.published_at, a.fetched_at) DESC, a.id DESC LIMIT ?",
+            (since, limit) if since else (limit,))
+
+    def links_among(self, ids: list[int]) -> list[Row]:
+        """Stored links (both directions) whose two ends are both in ``ids``."""
+        wanted = set(ids)
+        out: list[Row] = []
+        for chunk in _chunks(ids, 900):
+            marks = ",".join("?" * len(chunk))
+            out += [r for r in self._all(f"SELECT article_id, other_id, score, relation FROM similar"
+                                         f" WHERE article_id IN ({marks})", chunk) if r["other_id"] in wanted]
+        return out
+
+    def relabel_links(self, rows: Iterable[tuple[float, str, int, int]]) -> None:
+        """New (score, relation) for stored links given as (score, relation, article_id, other_id)."""
+        with self.transaction() as db:
+            db.executemany("UPDATE similar SET score = ?, relation = ? WHERE article_id = ? AND other_id = ?",
+                           list(rows))
+
+
+
+def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -26,7 +26,7 @@ from tidings.storage.store import Store
 from tidings.web import pages
 from tidings.web.actions import Analysis
 from tidings.web.admin import MAX_UPLOAD, UPLOAD_PATHS, install_admin
-from tidings.web.atom import FEED_SIZE, section_feed
+from tidings.web.atom import FEED_SIZE, latest_feed, section_feed
 from tidings.web.auth import Sessions, load_admin_secret, session_key
 from tidings.web.cache import DEFAULT_MAX_BYTES, PageCache
 from tidings.web.images import close_images, install_images
@@ -131,10 +131,15 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
 
     @app.get("/feeds/section/{name:path}.atom", include_in_schema=False)
     def section_atom(name: SectionName) -> Response:
-        rows = store.latest_articles(section=name, limit=FEED_SIZE)
+        rows = pages.feed_rows(store, section=name, limit=FEED_SIZE)
         if not rows:
             raise pages.NotFound(f"There is no section named “{name}”.")
         body = section_feed(name, rows, base_url=base)
+        return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+    @app.get(pages.LATEST_FEED_PATH, include_in_schema=False)
+    def latest_atom() -> Response:
+        body = latest_feed(pages.feed_rows(store, limit=FEED_SIZE), base_url=base)
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
     # -- JSON API: the same dicts ------------------------------------------------------------------------
@@ -156,6 +161,7 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
 
     @app.get("/api/stories/{story_id}", tags=["stories"], responses=errors(404))
     def api_story(story_id: Id) -> Json:
+        """A story with its timeline. A story merged into another answers 301, its Location that story."""
         return pages.story_page(store, story_id)
 
     @app.get("/api/sources", tags=["sources"])
@@ -212,6 +218,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def not_found(request: Request, exc: Exception) -> Response:
         return error_response(request, 404, str(exc) or "Not found.")
 
+    async def story_moved(request: Request, exc: Exception) -> Response:
+        # Story ids can be given out again, so browsers must not keep the redirect: ask them to revalidate.
+        assert isinstance(exc, pages.StoryMoved)
+        path = pages.api_story_path(exc.to_id) if _is_api(request) else pages.story_path(exc.to_id)
+        return RedirectResponse(path, status_code=301, headers={"Cache-Control": "no-cache"})
+
     async def user_error(request: Request, exc: Exception) -> Response:
         return error_response(request, 400, str(exc))
 
@@ -242,6 +254,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return response
 
     app.add_exception_handler(pages.NotFound, not_found)
+    app.add_exception_handler(pages.StoryMoved, story_moved)
     app.add_exception_handler(UserError, user_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)

@@ -1,4 +1,5 @@
-"""An Atom 1.0 feed of one section's latest articles, built with ElementTree so escaping is never hand-made."""
+"""Atom 1.0 feeds of the latest articles (everywhere, or one section), built with ElementTree so escaping is
+never hand-made. An entry stands for its copy group: the other outlets that ran its text are named in it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from tidings.clock import iso, parse_iso, utcnow
-from tidings.web.pages import article_path, lead_snippet, section_feed_path, section_heading, section_path
+from tidings.web.pages import (
+    LATEST_FEED_PATH,
+    article_path,
+    lead_snippet,
+    primary_section,
+    section_feed_path,
+    section_heading,
+    section_path,
+)
 from tidings.web.render import http_url
 
 Row = dict[str, Any]
@@ -37,21 +46,40 @@ def _stamp(value: Any) -> str | None:
 
 def section_feed(section: str, rows: list[Row], *, base_url: str) -> bytes:
     """The feed document for ``section`` from article rows (newest first), with absolute links under base_url."""
+    return _feed(f"{section_heading(section)} – Tidings", section_path(section), section_feed_path(section), rows,
+                 base_url=base_url, category=section)
+
+
+def latest_feed(rows: list[Row], *, base_url: str) -> bytes:
+    """The feed of the front page's latest news: every section, newest first."""
+    return _feed("Latest news – Tidings", "/", LATEST_FEED_PATH, rows, base_url=base_url, category=None)
+
+
+def _feed(title: str, page_path: str, self_path: str, rows: list[Row], *, base_url: str,
+          category: str | None) -> bytes:
     base = base_url.rstrip("/")
-    page_url = base + section_path(section)
+    page_url = base + page_path
     feed = ET.Element("feed", xmlns=ATOM_NS)  # plain tags under one default namespace
     _sub(feed, "id", page_url)
-    _sub(feed, "title", f"{section_heading(section)} – Tidings")
-    _sub(feed, "link", rel="self", type="application/atom+xml", href=base + section_feed_path(section))
+    _sub(feed, "title", title)
+    _sub(feed, "link", rel="self", type="application/atom+xml", href=base + self_path)
     _sub(feed, "link", rel="alternate", type="text/html", href=page_url)
     _sub(_sub(feed, "author"), "name", "Tidings")
     _sub(feed, "generator", "Tidings")
     stamps = [_stamp(r.get("published_at")) or _stamp(r.get("fetched_at")) for r in rows]
     _sub(feed, "updated", max((s for s in stamps if s), default=iso(utcnow())))
     for row, stamp in zip(rows, stamps, strict=True):
-        _entry(feed, row, stamp or iso(utcnow()) or "", base, section)
+        _entry(feed, row, stamp or iso(utcnow()) or "", base, category or primary_section(row))
     ET.indent(feed)
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+
+
+def carried_line(carried: list[Row]) -> str:
+    """'Also carried by 2 outlets: Courier, Herald.' for an entry that stands for a copy group; '' otherwise."""
+    if not carried:
+        return ""
+    count = f"{len(carried)} outlet" + ("" if len(carried) == 1 else "s")
+    return f"Also carried by {count}: {', '.join(str(c['source']) for c in carried)}."
 
 
 def _entry(feed: ET.Element, row: Row, updated: str, base: str, section: str) -> None:
@@ -68,9 +96,11 @@ def _entry(feed: ET.Element, row: Row, updated: str, base: str, section: str) ->
     if published:
         _sub(entry, "published", published)
     _sub(_sub(entry, "author"), "name", row.get("author") or row.get("source") or "Unknown")
-    _sub(entry, "category", term=section)
-    snippet = lead_snippet(row.get("summary") or "", row.get("text") or "")
-    if snippet:
-        _sub(entry, "summary", snippet, type="text")
+    if section:
+        _sub(entry, "category", term=section)
+    summary = " ".join(p for p in (lead_snippet(row.get("summary") or "", row.get("text") or ""),
+                                   carried_line(list(row.get("also_carried_by") or []))) if p)
+    if summary:
+        _sub(entry, "summary", summary, type="text")
     source = _sub(entry, "source")
     _sub(source, "title", row.get("source") or "")

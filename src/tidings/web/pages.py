@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from tidings.analysis.wire import credited_agency
 from tidings.clock import iso, parse_iso, utcnow
-from tidings.similarity.ranking import flatten, rank_similar
+from tidings.similarity.ranking import own_credit, rank_similar
 from tidings.storage.store import Store
 from tidings.web.redact import public_url, redacted_url, scrub
 
@@ -27,6 +27,7 @@ SIMILAR_FETCH = 30
 SECTION_PAGE_SIZE = 30
 SOURCE_LATEST = 30
 SEARCH_LIMIT = 50
+SEARCH_FOLD_ROOM = 3  # matches read per result shown, so folding copies still fills the page
 HOME_LATEST = 30
 HOME_STORIES = 10
 HOME_STORY_SCAN = 200
@@ -46,6 +47,14 @@ class NotFound(LookupError):
     """The request names an article, story, source, section or page that does not exist."""
 
 
+class StoryMoved(LookupError):
+    """The story was merged into another one: its address answers with a permanent redirect there."""
+
+    def __init__(self, story_id: int, to_id: int) -> None:
+        super().__init__(f"Story {story_id} is now story {to_id}.")
+        self.story_id, self.to_id = story_id, to_id
+
+
 # -- paths ------------------------------------------------------------------------------------------------
 
 
@@ -62,6 +71,10 @@ def story_path(story_id: int) -> str:
     return f"/story/{story_id}"
 
 
+def api_story_path(story_id: int) -> str:
+    return f"/api/stories/{story_id}"
+
+
 def source_path(source_id: int) -> str:
     return f"/source/{source_id}"
 
@@ -72,6 +85,9 @@ def section_path(name: str) -> str:
 
 def section_feed_path(name: str) -> str:
     return "/feeds/section/" + quote(name, safe="") + ".atom"
+
+
+LATEST_FEED_PATH = "/feeds/latest.atom"
 
 
 def section_heading(name: str) -> str:
@@ -228,13 +244,14 @@ def article_detail(row: Row) -> Row:
     }
 
 
-def similar_item(row: Row) -> Row:
+def similar_item(row: Row, carried: list[Row] | None = None) -> Row:
+    """A ranked Similar News item; ``carried`` names the other outlets that ran its text (see carried_by)."""
     return {
         **article_item(row),
         "score": finite(row.get("score")),
         "relation": row["relation"],
         "relation_label": RELATION_LABELS.get(row["relation"], "Related"),
-        "also_carried_by": list(row.get("also_carried_by") or []),
+        "also_carried_by": carried if carried is not None else carried_by(row, row.get("copies") or []),
         "credited": row.get("credited"),
         "why": parse_why(row.get("why")),
     }
@@ -251,18 +268,79 @@ def parse_why(raw: object) -> Row | None:
     return data if isinstance(data, dict) else None
 
 
-def copies_of(store: Store, row: Row) -> Row | None:
-    """Who else carried this article's text, which publication came first, and the agency it credits."""
-    if row.get("copy_group") is None:
-        return None
-    members = store.copy_group_members(int(row["copy_group"]))
+def copies_of(row: Row, members: list[Row]) -> Row | None:
+    """Who else carried this article's text and which publication came first. The agency credit is this
+    article's own: a copy that does not name the agency is never said to credit it."""
     others = [m for m in members if m["outlet"] != row.get("outlet")]
     if not others:
         return None
     first = members[0]
-    credited = next((a for a in (credited_agency(m.get("lead") or "") for m in members) if a), None)
-    return {"outlets": sorted({m["source"] for m in others}), "first": article_item(first),
-            "this_is_first": first["id"] == row["id"], "credited": credited}
+    return {"outlets": sorted({one_line(m["source"]) for m in others}), "carried_by": carried_by(row, members),
+            "first": article_item(first), "this_is_first": first["id"] == row["id"],
+            "credited": own_credit({**row, "text_head": row.get("text") or ""})}
+
+
+# -- copies of one text folded ------------------------------------------------------------------------------
+
+
+def _when(row: Row) -> tuple[str, int]:
+    return (row.get("published_at") or row.get("fetched_at") or "", int(row["id"]))
+
+
+def carried_by(lead: Row, others: Iterable[Row], *, exclude: Iterable[str] = ()) -> list[Row]:
+    """The other outlets that ran the lead's text, one entry each (its earliest copy), never the lead's own
+    outlet nor one in ``exclude``."""
+    seen = {lead.get("outlet"), *exclude}
+    out: list[Row] = []
+    for r in sorted(others, key=_when):
+        if r["id"] == lead["id"] or r.get("outlet") in seen:
+            continue
+        seen.add(r.get("outlet"))
+        out.append({"url": r["url"], "source": one_line(r["source"]), "link": article_path(int(r["id"]))})
+    return out
+
+
+def fold(rows: list[Row]) -> list[tuple[Row, list[Row]]]:
+    """Copies of one text as one item, placed where the group first appears in ``rows``: the group's earliest
+    publication among them leads it, the rest follow as its copies. Rows of no copy group stand alone."""
+    groups: dict[object, list[Row]] = {}
+    for r in rows:
+        groups.setdefault(("group", r["copy_group"]) if r.get("copy_group") is not None else ("row", r["id"]),
+                          []).append(r)
+    out: list[tuple[Row, list[Row]]] = []
+    for members in groups.values():
+        ordered = sorted(members, key=_when)
+        out.append((ordered[0], ordered[1:]))
+    return out
+
+
+def group_ids(rows: Iterable[Row]) -> list[int]:
+    return sorted({int(r["copy_group"]) for r in rows if r.get("copy_group") is not None})
+
+
+def group_of(groups: dict[int, list[Row]], row: Row) -> list[Row]:
+    return groups.get(int(row["copy_group"]), []) if row.get("copy_group") is not None else []
+
+
+def listed(store: Store, rows: list[Row]) -> list[Row]:
+    """List items of rows already folded (one per copy group), each naming the other outlets of its text."""
+    groups = store.copy_groups(group_ids(rows))
+    return [{**article_item(r), "also_carried_by": carried_by(r, group_of(groups, r))} for r in rows]
+
+
+def feed_rows(store: Store, *, section: str | None = None, limit: int) -> list[Row]:
+    """Rows for an Atom feed (newest first, one per copy group), each with ``also_carried_by``."""
+    rows = store.latest_folded(section=section, limit=limit)
+    groups = store.copy_groups(group_ids(rows))
+    return [{**r, "also_carried_by": carried_by(r, group_of(groups, r))} for r in rows]
+
+
+def coverage_counts(members: list[Row]) -> Row:
+    """Outlets, independent reports (copies of one text count once) and how widely each copied report ran."""
+    folded = fold(members)
+    spread = Counter(n for n in (len({m["outlet"] for m in (lead, *copies)}) for lead, copies in folded) if n > 1)
+    return {"outlets": len({m["outlet"] for m in members}), "size": len(members), "reports": len(folded),
+            "carried": [{"reports": k, "outlets": n} for n, k in sorted(spread.items(), reverse=True)]}
 
 
 def skipped_items(value: Any) -> dict[str, int]:
@@ -309,18 +387,17 @@ def source_view(row: Row, *, public: bool = False) -> Row:
 
 
 def story_card(story: Row, members: list[Row]) -> Row:
-    """A story with up to three headlines, one per outlet, earliest first."""
+    """A story with up to three headlines, one per outlet and one per text, earliest first."""
     headlines: list[Row] = []
     outlets: set[str] = set()
-    for m in members:
-        if m["outlet"] not in outlets and len(headlines) < CARD_HEADLINES:
-            headlines.append(article_item(m))
-        outlets.add(m["outlet"])
+    for lead, copies in fold(members):
+        if lead["outlet"] not in outlets and len(headlines) < CARD_HEADLINES:
+            headlines.append({**article_item(lead), "also_carried_by": carried_by(lead, copies)})
+        outlets.update(m["outlet"] for m in (lead, *copies))
     return {
         "id": story["id"],
         "title": story["title"],
-        "outlets": len(outlets),
-        "size": len(members),
+        **coverage_counts(members),
         "first_published": story.get("first_published_at"),
         "last_published": story.get("last_published_at"),
         "link": story_path(story["id"]),
@@ -342,8 +419,9 @@ def _story_cutoff(latest: list[Row]) -> str | None:
 
 
 def home_page(store: Store) -> Row:
-    """The biggest stories of the last two days (by outlets covering them) and the latest articles."""
-    latest = store.latest_articles(limit=HOME_LATEST)
+    """The biggest stories of the last two days (by outlets covering them) and the latest articles, each copy
+    group once."""
+    latest = store.latest_folded(limit=HOME_LATEST)
     cutoff = _story_cutoff(latest)
     recent = [s for s in store.recent_stories(limit=HOME_STORY_SCAN)
               if int(s.get("outlets") or 0) >= 2 and (cutoff is None or (s.get("last_published_at") or "") >= cutoff)]
@@ -351,7 +429,7 @@ def home_page(store: Store) -> Row:
     top = recent[:HOME_STORIES]
     members = store.members_of_stories([int(s["id"]) for s in top])
     cards = [story_card(s, members.get(s["id"], [])) for s in top]
-    return {"stories": [c for c in cards if c["size"]], "latest": [article_item(r) for r in latest]}
+    return {"stories": [c for c in cards if c["size"]], "latest": listed(store, latest), "feed": LATEST_FEED_PATH}
 
 
 def sections_page(store: Store) -> Row:
@@ -363,7 +441,7 @@ def sections_page(store: Store) -> Row:
 
 def section_page(store: Store, name: str, page: int = 1) -> Row:
     offset = (page - 1) * SECTION_PAGE_SIZE
-    rows = store.latest_articles(section=name, limit=SECTION_PAGE_SIZE + 1, offset=offset)
+    rows = store.latest_folded(section=name, limit=SECTION_PAGE_SIZE + 1, offset=offset)
     if not rows:
         raise NotFound(f"There is no section named “{name}”." if page == 1 else f"Section “{name}” has no page {page}.")
     return {
@@ -371,7 +449,7 @@ def section_page(store: Store, name: str, page: int = 1) -> Row:
         "heading": section_heading(name),
         "link": section_path(name),
         "feed": section_feed_path(name),
-        "articles": [article_item(r) for r in rows[:SECTION_PAGE_SIZE]],
+        "articles": listed(store, rows[:SECTION_PAGE_SIZE]),
         "pagination": {
             "page": page,
             "per_page": SECTION_PAGE_SIZE,
@@ -387,30 +465,49 @@ def article_page(store: Store, article_id: int) -> Row:
     if row is None:
         raise NotFound(f"There is no article {article_id}.")
     neighbours = other_outlets(store.similar_to(article_id, limit=SIMILAR_FETCH), row)
-    ranked = rank_similar(neighbours, limit=SIMILAR_ON_PAGE)
+    groups = store.copy_groups(group_ids([row, *neighbours]))
+    ranked = rank_similar(with_text_edges(neighbours, groups), limit=SIMILAR_ON_PAGE)
     section = primary_section(row)
     story = None
     if row.get("story_id"):
         members = store.story_members(int(row["story_id"]))
         story_row = store.story(int(row["story_id"]))
         if len(members) > 1 and story_row is not None:
-            story = {"id": story_row["id"], "title": story_row["title"], "size": len(members),
+            story = {"id": story_row["id"], "title": story_row["title"], **coverage_counts(members),
                      "link": story_path(story_row["id"])}
     return {
         "article": article_detail(row),
         "section": {"name": section, "heading": section_heading(section), "link": section_path(section)}
         if section else None,
-        "similar": [similar_item(r) for r in ranked],
-        "copies": copies_of(store, row),
+        "similar": [similar_item(r, similar_carried(r, groups, row)) for r in ranked],
+        "copies": copies_of(row, groups[row["copy_group"]]) if row.get("copy_group") is not None else None,
         "story": story,
     }
 
 
+def with_text_edges(rows: list[Row], groups: dict[int, list[Row]]) -> list[Row]:
+    """Neighbour rows (their text cut short) given the head and tail of their whole text where a copy group
+    query read them, so a credit line at the end of a text is seen."""
+    edges = {int(m["id"]): m for members in groups.values() for m in members}
+    return [{**r, "text_head": edges[r["id"]]["text_head"], "text_tail": edges[r["id"]]["text_tail"]}
+            if r["id"] in edges else r for r in rows]
+
+
+def similar_carried(item: Row, groups: dict[int, list[Row]], article: Row) -> list[Row]:
+    """Every other outlet that ran a Similar News item's text: the copies folded into it and the rest of its
+    copy group, never the article's own outlet (Similar News is other outlets only)."""
+    return carried_by(item, [*item.get("copies", []), *group_of(groups, item)], exclude=[str(article.get("outlet"))])
+
+
 def story_page(store: Store, story_id: int) -> Row:
-    """Full coverage: every member in time order, who reported first, and every source that carried it."""
+    """Full coverage: one entry per text in time order (copies folded into the earliest), who reported first,
+    and every source that carried it. A story merged into another answers with StoryMoved."""
     story = store.story(story_id)
     members = store.story_members(story_id) if story else []
     if story is None or not members:
+        moved = store.story_redirect(story_id) if story is None else None
+        if moved is not None:
+            raise StoryMoved(story_id, moved)
         raise NotFound(f"There is no story {story_id}.")
     sources: dict[int, Row] = {}
     for m in members:
@@ -426,7 +523,8 @@ def story_page(store: Store, story_id: int) -> Row:
     return {
         "story": card,
         "first_reported_by": article_item(members[0]),
-        "timeline": [{**article_item(m), "why": why.get(int(m["id"]))} for m in members],
+        "timeline": [{**article_item(lead), "why": why.get(int(lead["id"])),
+                      "also_carried_by": carried_by(lead, copies)} for lead, copies in fold(members)],
         "sources": list(sources.values()),
     }
 
@@ -450,24 +548,28 @@ def source_page(store: Store, source_id: int) -> Row:
     row = store.source(source_id)
     if row is None:
         raise NotFound(f"There is no source {source_id}.")
-    latest = store.latest_articles(source_id=source_id, limit=SOURCE_LATEST)
+    latest = store.latest_folded(source_id=source_id, limit=SOURCE_LATEST)
     view = source_view(row, public=True)
     if latest and not view["latest_article"]:
         view["latest_article"] = latest[0].get("published_at")
-    return {"source": view, "articles": [article_item(r) for r in latest]}
+    return {"source": view, "articles": listed(store, latest)}
 
 
 def search_page(store: Store, query: str) -> Row:
-    """Full-text search; an empty query is just the form."""
+    """Full-text search, each copy group once (where its best match ranks, led by its earliest matching
+    publication); an empty query is just the form."""
     q = " ".join(query.split())
-    rows = store.search(q, limit=SEARCH_LIMIT) if q else []
-    return {"query": q, "results": [{**article_item(r), "match": r.get("match") or ""} for r in rows]}
+    rows = store.search(q, limit=SEARCH_LIMIT * SEARCH_FOLD_ROOM) if q else []
+    leads = [lead for lead, _ in fold(rows)][:SEARCH_LIMIT]
+    items = listed(store, leads)
+    return {"query": q, "results": [{**item, "match": r.get("match") or ""} for item, r in zip(items, leads,
+                                                                                             strict=True)]}
 
 
 # -- contract endpoints -----------------------------------------------------------------------------------
 
 
-def _contract_item(row: Row) -> Row:
+def _contract_item(row: Row, carried: list[Row]) -> Row:
     return {
         "url": row["url"],
         "title": row["title"],
@@ -477,28 +579,37 @@ def _contract_item(row: Row) -> Row:
         "score": finite(row.get("score")),
         "relation": row["relation"],
         "why": parse_why(row.get("why")),
+        "also_carried_by": [{"url": c["url"], "source": c["source"]} for c in carried],
     }
 
 
 def api_similar(store: Store, url: str, limit: int = API_SIMILAR_DEFAULT) -> Row:
-    """Similar News of the article at ``url``: other outlets only, best first, folded copies listed after."""
+    """Similar News of the article at ``url``: other outlets only, best first, each copy group one item that
+    names the other outlets that carried it."""
     row = store.article_by_url(url)
     if row is None:
         raise NotFound(f"no article with url {cut_at_word(url, 200)!r}")
     limit = max(1, min(limit, API_SIMILAR_MAX))
     neighbours = other_outlets(store.similar_to(int(row["id"]), limit=max(limit * 3, SIMILAR_FETCH)), row)
-    items = flatten(rank_similar(neighbours, limit=limit))[:limit]
-    return {"article": article_item(row), "similar": [_contract_item(r) for r in items]}
+    groups = store.copy_groups(group_ids(neighbours))
+    items = rank_similar(neighbours, limit=limit)
+    return {"article": article_item(row),
+            "similar": [_contract_item(r, similar_carried(r, groups, row)) for r in items]}
 
 
 def api_stories(store: Store, limit: int = API_STORIES_DEFAULT) -> Row:
-    """The most recent stories with their member articles; members are fetched in batches of story ids."""
+    """The most recent stories with their member articles (earliest first); members are fetched in batches of
+    story ids. A copy names the earlier article of the story whose text it carries (``copy_of``)."""
     limit = max(1, min(limit, API_STORIES_MAX))
     stories = store.recent_stories(limit=limit)
     members: dict[int, list[Row]] = {}
     for ids in chunks([int(s["id"]) for s in stories], MEMBER_CHUNK):
         members.update(store.members_of_stories(ids))
-    return {"stories": [
-        {"id": s["id"], "title": s["title"],
-         "articles": [{"url": m["url"], "title": m["title"], "source": m["source"]} for m in members[s["id"]]]}
-        for s in stories if members.get(s["id"])]}
+    return {"stories": [{"id": s["id"], "title": s["title"], "articles": story_articles(members[s["id"]])}
+                        for s in stories if members.get(s["id"])]}
+
+
+def story_articles(members: list[Row]) -> list[Row]:
+    copy_of = {int(c["id"]): lead["url"] for lead, copies in fold(members) for c in copies}
+    return [{"url": m["url"], "title": m["title"], "source": m["source"], "copy_of": copy_of.get(int(m["id"]))}
+            for m in members]

@@ -1,0 +1,90 @@
+"""The one place where linking plans are written: links both ways, copy groups, story moves, merges with their
+redirects, and the index's facts kept in step. ``store`` is the Store; ``index`` the in-memory VectorIndex."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tidings.linking.plan import LinkPlan
+from tidings.linking.recluster import StoryPlan
+from tidings.similarity.index import Indexed, VectorIndex
+from tidings.stories.cluster import describe
+
+
+def apply_links(store: Any, index: VectorIndex, row: dict[str, Any], item: Indexed, plan: LinkPlan) -> None:
+    """Write one article's plan: its links, its copy group, and its story (created when it joins none)."""
+    store.clear_neighbours(item.id)
+    store.save_neighbours(plan.neighbours())
+    if plan.copy_members and plan.copy_group is not None:
+        members = store.join_copy_group(plan.copy_members, plan.copy_group, absorb=plan.absorbed_groups)
+        index.set_copy_group(members, plan.copy_group)
+    item.copy_group = plan.copy_group
+    previous = row["story_id"]
+    story_id = plan.story_id
+    if story_id is None and previous is not None and len(store.story_members(previous)) <= 1:
+        story_id = previous
+    if story_id is None:
+        story_id = store.create_story(row["title"])
+    for other in plan.merge_stories:
+        store.move_story(other, story_id)
+        index.move_story(other, story_id)
+    if story_id != previous:
+        store.set_story(row["id"], story_id)
+        if previous is not None:
+            refresh_story(store, previous)
+    refresh_story(store, story_id)
+    item.story_id = story_id
+    index.set_facts(item)
+
+
+def apply_stories(store: Any, index: VectorIndex, plan: StoryPlan, story_of: dict[int, int | None]) -> int:
+    """Write a re-clustering: members move to their cluster's story (kept id or a new one), stories left empty
+    redirect to where most of their members went, links are relabelled by the stories and rescored by their
+    lift. ``story_of``: each member's story before. Returns how many articles changed story."""
+    final: list[int] = []
+    for kept in plan.kept:
+        final.append(kept if kept is not None else store.create_story(""))
+    moved = 0
+    touched: set[int] = set()
+    for c, members in enumerate(plan.clusters):
+        for article_id in members:
+            before = story_of.get(article_id)
+            if before != final[c]:
+                store.set_story(article_id, final[c])
+                moved += 1
+                touched.add(final[c])
+                if before is not None:
+                    touched.add(before)
+        index.set_story(members, final[c])
+    for old, c in plan.absorbed.items():
+        if not store.story_members(old):  # members outside the window keep a story alive
+            store.record_story_redirect(old, final[c])
+    for story_id in touched:
+        refresh_story(store, story_id)
+    _relabel(store, plan, {a: final[c] for c, members in enumerate(plan.clusters) for a in members})
+    return moved
+
+
+def _relabel(store: Any, plan: StoryPlan, story: dict[int, int]) -> None:
+    """Links inside the window say what the stories say: same story -> "same_story" (copies stay
+    "duplicate"), otherwise at most "related"; their score becomes the lift-corrected one."""
+    updates = []
+    for link in store.links_among(list(story)):
+        a, b, relation = link["article_id"], link["other_id"], link["relation"]
+        if relation != "duplicate":
+            relation = "same_story" if story[a] == story[b] else "related"
+        score = plan.scores.get((a, b), plan.scores.get((b, a), link["score"]))
+        if relation != link["relation"] or score != link["score"]:
+            updates.append((score, relation, a, b))
+    store.relabel_links(updates)
+
+
+def refresh_story(store: Any, story_id: int) -> None:
+    """Headline, lead article, span and counts of a story from its members; an empty story is removed."""
+    d = describe(store.story_members(story_id))
+    if d.size == 0:
+        store.delete_story(story_id)
+        return
+    store.update_story(story_id, title=d.title, lead_article_id=d.lead_article_id, first=d.first_published_at,
+                       last=d.last_published_at, size=d.size, outlets=d.outlets)
+

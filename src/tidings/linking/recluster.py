@@ -1,0 +1,189 @@
+"""Stories that converge: the periodic re-clustering of a window of articles, merging and splitting stories with
+stable ids.
+
+Online assignment files a fresh article by its links to what came before; it cannot undo an early split or a
+chain of weak joins. Here the whole window is clustered again with average linkage over the same evidence the
+linker uses (meaning, rarity-weighted wording, time apart), after one correction: each pair's score is compared
+with how close each article usually is to the news around it (the mean of its ten closest scores from other
+outlets). A generic piece on a busy subject is close to everything; two reports of one event stand out from
+what surrounds them. The lift makes one cut work for full texts, leads and bare headlines alike, where raw
+scores differ by kind of text (docs/quality.md). A pair close enough on its own (``Thresholds.same_story``)
+counts whatever its neighbourhood, so a big event covered by dozens of outlets does not fall apart.
+
+Average-linkage clusters at a cut lie inside the connected components of the pairs above that cut, so the window
+is split into those components first and each is clustered exactly: memory grows with the candidates, not with
+the square of the window.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tidings.similarity.lexical import word_weight
+from tidings.similarity.relate import DEFAULT, Thresholds, combined_scores
+
+LIFT = 0.05             # how much closer than their usual neighbours two reports of one event are
+DENSITY_NEIGHBOURS = 10  # the "usual neighbours" of an article: its ten closest from other outlets
+MAX_COMPONENT = 5000    # larger components keep their stories (a dense matrix of this size is ~100 MB)
+APART = -1.0            # evidence of a pair that cannot be one event (too far apart in time)
+
+
+@dataclass(frozen=True)
+class Member:
+    id: int
+    outlet: str
+    published: float | None  # epoch seconds; None when undated
+    story_id: int | None
+    words: frozenset[str]
+
+
+@dataclass
+class StoryPlan:
+    """New story of each article (``kept[c]`` is the existing id cluster ``c`` keeps, None for a new story),
+    stories whose members all left (``absorbed``: old id -> the cluster that took most of them), and the
+    display score of each candidate pair (its lift, on the scale of raw scores)."""
+
+    clusters: list[list[int]] = field(default_factory=list)
+    kept: list[int | None] = field(default_factory=list)
+    absorbed: dict[int, int] = field(default_factory=dict)
+    scores: dict[tuple[int, int], float] = field(default_factory=dict)
+    untouched: list[int] = field(default_factory=list)  # members of components too big to cluster
+
+    def cluster_of(self) -> dict[int, int]:
+        return {a: c for c, members in enumerate(self.clusters) for a in members}
+
+
+def recluster(members: list[Member], vectors: np.ndarray, candidates: list[list[int]], *,
+              t: Thresholds = DEFAULT) -> StoryPlan:
+    """Cluster ``members`` (``vectors``: their L2-normalised embeddings; ``candidates[i]``: indices of the
+    members nearest to member i) into stories, keeping existing story ids where the members agree."""
+    n = len(members)
+    plan = StoryPlan()
+    if n == 0:
+        return plan
+    vecs = np.asarray(vectors, dtype=np.float32)
+    weights = _word_rows(members)
+    rows = np.repeat(np.arange(n), [len(c) for c in candidates])
+    cols = np.fromiter((j for c in candidates for j in c), dtype=np.int64, count=len(rows))
+    keep = rows != cols
+    rows, cols = rows[keep], cols[keep]
+    score = _scores(members, vecs, weights, rows, cols, t)
+    density = _density(members, rows, cols, score)
+    lift = score - (density[rows] + density[cols]) / 2.0
+    shift = float(np.mean(density))
+    plan.scores = {(members[i].id, members[j].id): round(float(v + shift), 4)
+                   for i, j, v in zip(rows.tolist(), cols.tolist(), lift.tolist(), strict=True)}
+    evidence = _evidence(score, lift, t)
+    clusters: list[list[int]] = []
+    for component in _components(n, rows[evidence >= 0], cols[evidence >= 0]):
+        if len(component) == 1:
+            clusters.append(component)
+        elif len(component) > MAX_COMPONENT:
+            plan.untouched += [members[i].id for i in component]
+        else:
+            clusters += _average_linkage(members, vecs, weights, density, component, t)
+    plan.clusters = [[members[i].id for i in c] for c in clusters]
+    plan.kept, plan.absorbed = stable_ids([[members[i].story_id for i in c] for c in clusters])
+    return plan
+
+
+def _word_rows(members: list[Member]) -> object:
+    """One row per member: its words weighted by rarity, L2-normalised (rows' dot products: weighted overlap)."""
+    from scipy.sparse import csr_matrix
+
+    vocab: dict[str, int] = {}
+    indptr, indices, data = [0], [], []
+    for m in members:
+        w = {vocab.setdefault(word, len(vocab)): word_weight(word) for word in m.words}
+        norm = float(np.sqrt(sum(v * v for v in w.values()))) or 1.0
+        indices += list(w)
+        data += [v / norm for v in w.values()]
+        indptr.append(len(indices))
+    return csr_matrix((data, indices, indptr), shape=(len(members), max(1, len(vocab))), dtype=np.float32)
+
+
+def _gaps(members: list[Member], rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    published = np.array([np.nan if m.published is None else m.published for m in members], dtype=np.float64)
+    return np.abs(published[rows] - published[cols]) / 86400.0
+
+
+def _scores(members: list[Member], vecs: np.ndarray, weights: object, rows: np.ndarray, cols: np.ndarray,
+            t: Thresholds) -> np.ndarray:
+    cosine = np.einsum("ij,ij->i", vecs[rows], vecs[cols]).astype(np.float64)
+    lexical = np.asarray(weights[rows].multiply(weights[cols]).sum(axis=1)).ravel()  # type: ignore[index]
+    return combined_scores(cosine, lexical, _gaps(members, rows, cols), t)
+
+
+def _density(members: list[Member], rows: np.ndarray, cols: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Mean of each member's closest scores to other outlets' articles; the mean of all where it has none."""
+    outlets = np.array([m.outlet for m in members])
+    other = outlets[rows] != outlets[cols]
+    per: list[list[float]] = [[] for _ in members]
+    for i, s in zip(rows[other].tolist(), score[other].tolist(), strict=True):
+        per[i].append(s)
+    density = np.array([np.mean(sorted(p)[-DENSITY_NEIGHBOURS:]) if p else np.nan for p in per])
+    fallback = float(np.nanmean(density)) if np.isfinite(density).any() else 0.0
+    return np.where(np.isnan(density), fallback, density)
+
+
+def _evidence(score: np.ndarray, lift: np.ndarray, t: Thresholds, gap: np.ndarray | None = None) -> np.ndarray:
+    """>= 0: evidence that a pair is one event (clearly above both articles' neighbourhoods, or close enough
+    on its own); pairs too far apart in time never are."""
+    e = np.maximum(lift - LIFT, score - t.same_story)
+    if gap is not None:
+        e = np.where(gap > t.same_story_days, APART, e)
+    return e
+
+
+def _components(n: int, rows: np.ndarray, cols: np.ndarray) -> list[list[int]]:
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    count, labels = connected_components(graph, directed=False)
+    groups: list[list[int]] = [[] for _ in range(count)]
+    for i, label in enumerate(labels.tolist()):
+        groups[label].append(i)
+    return groups
+
+
+def _average_linkage(members: list[Member], vecs: np.ndarray, weights: object, density: np.ndarray,
+                     component: list[int], t: Thresholds) -> list[list[int]]:
+    """Exact average linkage inside one component, cut where the mean evidence of two clusters turns negative."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    idx = np.array(component)
+    rows, cols = np.triu_indices(len(idx), k=1)  # scipy's condensed order
+    score = _scores(members, vecs, weights, idx[rows], idx[cols], t)
+    lift = score - (density[idx[rows]] + density[idx[cols]]) / 2.0
+    gap = _gaps(members, idx[rows], idx[cols])
+    distance = np.clip(1.0 - _evidence(score, lift, t, gap), 0.0, None)
+    labels = fcluster(linkage(distance, method="average"), t=1.0, criterion="distance")
+    groups: dict[int, list[int]] = {}
+    for i, label in zip(component, labels.tolist(), strict=True):
+        groups.setdefault(label, []).append(i)
+    return list(groups.values())
+
+
+def stable_ids(clusters: list[list[int | None]]) -> tuple[list[int | None], dict[int, int]]:
+    """Which existing story id each cluster keeps (its members' most common, biggest clusters choosing first;
+    None: a new story), and where each story no cluster kept went (the cluster holding most of its members)."""
+    kept: list[int | None] = [None] * len(clusters)
+    taken: set[int] = set()
+    for c in sorted(range(len(clusters)), key=lambda c: -len(clusters[c])):
+        counts = Counter(s for s in clusters[c] if s is not None)
+        for story, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            if story not in taken:
+                kept[c] = story
+                taken.add(story)
+                break
+    where: dict[int, Counter[int]] = {}
+    for c, stories in enumerate(clusters):
+        for s in stories:
+            if s is not None and s not in taken:
+                where.setdefault(s, Counter())[c] += 1
+    absorbed = {s: min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0] for s, counts in where.items()}
+    return kept, absorbed

@@ -1,0 +1,168 @@
+"""Topic sections: the lexicon at save time, the prototype view for the analysis step, and real-data floors."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import shared_data
+from tidings.analysis import topics
+from tidings.analysis.regions import detect_regions, mentioned_regions
+from tidings.ingest.pipeline import file_sections
+
+US = "United States"
+
+
+@pytest.mark.parametrize(("title", "text", "topic"), [
+    ("Quarterback throws four touchdowns in playoff rout",
+     "The home team clinched a place in the championship game as fans filled the stadium.", "Sports"),
+    ("Shares slide after retailer cuts profit forecast",
+     "Investors sold the stock as quarterly earnings missed analysts' estimates and revenue fell.", "Business"),
+    ("New smartphone chip promises longer battery life",
+     "The semiconductor maker said the processor runs its software faster on laptops and phones.", "Technology"),
+    ("Astronomers spot water on a distant planet",
+     "Scientists using the space telescope found the planet orbiting a star in another galaxy.", "Science"),
+    ("Flu outbreak fills hospitals",
+     "Doctors urged patients to get the vaccine as infections rose and health officials warned of a pandemic.",
+     "Health"),
+    ("Actress wins Oscar for her first film role",
+     "The movie also topped the box office, and the singer who wrote its songs won a Grammy.", "Entertainment"),
+    ("Senate passes the budget bill after a long debate",
+     "Lawmakers voted along party lines; Democrats and Republicans clashed over the election-year spending.",
+     "Politics"),
+    ("Rebels and troops clash near the border",
+     "The fighting killed dozens of civilians, and diplomats at the United Nations called for a ceasefire.",
+     "World"),
+])
+def test_lexicon_names_the_topic(title: str, text: str, topic: str) -> None:
+    guess = topics.topic_lexical(title, text)
+    assert guess.topic == topic
+    assert guess.confident
+    assert topics.topic_section(title, text) == topic
+
+
+def test_no_section_without_clear_evidence() -> None:
+    assert topics.topic_section("", "") is None
+    assert topics.topic_section("A quiet Tuesday", "Nothing much happened, the neighbours said.") is None
+    # Two topics equally present: not confident enough for a section.
+    mixed = topics.topic_lexical("Team owner buys bank", "The football club's owner agreed a bank merger.")
+    assert not mixed.confident or mixed.margin >= 1.3
+
+
+def test_headline_terms_count_more_than_lead_terms() -> None:
+    body_only = topics.lexical_scores("", "The striker scored.")["Sports"]
+    in_title = topics.lexical_scores("The striker scored.", "")["Sports"]
+    assert in_title == pytest.approx(2 * body_only)
+    # Repeating a term adds less than a new one.
+    once = topics.lexical_scores("", "earnings")["Business"]
+    thrice = topics.lexical_scores("", "earnings earnings earnings")["Business"]
+    assert once < thrice < 3 * once
+
+
+def test_feed_artefacts_are_cleaned() -> None:
+    raw = "Profit up to  #36;5 billion, firm#39;s boss says \\ quot;great quot; &lt;b&gt;year&lt;/b&gt;"
+    cleaned = topics.clean_text(raw)
+    assert "$5 billion" in cleaned
+    assert "firm's" in cleaned
+    assert "quot;" not in cleaned and '"great' in cleaned
+    assert "<b>" not in cleaned and "&lt;" not in cleaned and "\\" not in cleaned
+
+
+def test_foreign_politics_is_world() -> None:
+    title = "Parliament votes on a new prime minister after the election"
+    text = "Lawmakers in Berlin elected the chancellor, and opposition parties voted against the coalition."
+    assert topics.topic_section(title, text) == "Politics"
+    assert topics.topic_section(title, text, ["Germany"]) == "World"
+    assert topics.topic_section(title, text, [US, "Germany"]) == "Politics"
+
+
+def test_embedding_scores_pick_the_nearest_prototypes() -> None:
+    # Prototype vectors built by hand: two topics on two axes.
+    protos = (("Sports", "Sports", "Business"), np.array([[1, 0], [0.9, 0.1], [0, 1]], dtype=np.float32))
+    scores = topics.embedding_scores(np.array([0.99, 0.1], dtype=np.float32), protos)
+    assert max(scores, key=lambda t: scores[t]) == "Sports"
+    assert sum(scores.values()) == pytest.approx(1.0)
+    combined = topics.combined_scores(np.array([0.0, 1.0], dtype=np.float32), "Shares fall", "Earnings missed.",
+                                      protos)
+    assert max(combined, key=lambda t: combined[t]) == "Business"
+    guess = topics.topic_with_embedding(np.array([0.0, 1.0], dtype=np.float32), "Shares fall",
+                                        "Investors sold the stock as earnings missed.", protos)
+    assert guess.topic == "Business" and guess.confident
+
+
+def test_prototypes_cover_every_topic() -> None:
+    assert set(topics.PROTOTYPES) == set(topics.TOPICS)
+    assert all(len(sentences) >= 10 for sentences in topics.PROTOTYPES.values())
+
+
+class _Store:
+    def __init__(self) -> None:
+        self.sections: list[str] = []
+
+    def set_sections(self, article_id: int, sections: list[str]) -> None:
+        self.sections = list(sections)
+
+
+def test_file_sections_region_then_topic_and_feed_section_first() -> None:
+    store = _Store()
+    title = "Senate Republicans block the immigration bill"
+    text = ("WASHINGTON — Lawmakers voted 51-49 as Democrats accused the White House of abandoning the deal.\n"
+            "The vote sets up an election-year fight in Congress.")
+    file_sections(store, 1, "", title, text)
+    assert store.sections == [US, "Politics"]
+    file_sections(store, 1, "Opinion", title, text)
+    assert store.sections == ["Opinion", US]  # the feed's section first; no inferred topic then
+
+
+# --- real data (read at run time, never copied) -------------------------------------------------------------
+
+
+def _benchmarks():  # type: ignore[no-untyped-def]
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:  # the benchmarks package sits beside tests/
+        sys.path.insert(0, root)
+    import benchmarks.sections as bench
+
+    return bench
+
+
+def test_agnews_lexicon_floor() -> None:
+    data = shared_data("agnews-sample").parent
+    bench = _benchmarks()
+    rows = bench.agnews(data)
+    macro, per = bench.macro_f1([g for _, _, g in rows], bench.lexical_predictions(rows, strict=True))
+    assert macro >= 0.78  # 0.785 measured; the goal of 0.85 is not reached without training
+    assert min(per.values()) >= 0.68
+
+
+def test_regions_on_us_politics_floors() -> None:
+    data = shared_data("basil").parent
+    bench = _benchmarks()
+    articles = bench.basil(data)
+    us, foreign = bench.region_figures(articles, detect_regions)
+    assert us >= 297
+    _, base_foreign = bench.region_figures(articles, mentioned_regions)
+    assert foreign <= 0.03 * len(articles)  # 7 of 300 measured (the plain reference: 11)
+    assert foreign < base_foreign
+    shared_data("allsides-dev")
+    headlines = bench.allsides(data)
+    _, foreign = bench.region_figures(headlines, detect_regions)
+    _, base_foreign = bench.region_figures(headlines, mentioned_regions)
+    assert foreign <= 0.11 * len(headlines)  # 153 of 1,480; many of its stories are foreign news
+    assert foreign <= base_foreign
+
+
+@pytest.mark.slow
+def test_agnews_with_prototypes_floor() -> None:
+    data = shared_data("agnews-sample").parent
+    bench = _benchmarks()
+    rows = bench.agnews(data)
+    gold = [g for _, _, g in rows]
+    preds = bench._model_predictions(rows)
+    combined, _ = bench.macro_f1(gold, preds["lexicon + prototypes (strict)"])
+    baseline, _ = bench.macro_f1(gold, preds["baseline: nearest label name (strict)"])
+    assert combined >= 0.80  # 0.819 measured
+    assert combined > baseline + 0.05
