@@ -30,7 +30,7 @@ from tidings.linking.recluster import Member
 from tidings.linking.recluster import recluster as plan_recluster
 from tidings.similarity.index import Indexed, VectorIndex
 from tidings.similarity.lexical import content_words
-from tidings.similarity.neardup import ESTIMATE_FLOOR, Fingerprint, containment, exact_containment, fingerprint
+from tidings.similarity.neardup import Fingerprint, copy_share, fingerprint, needs_exact_check
 from tidings.similarity.relate import DEFAULT, Evidence, Thresholds
 from tidings.storage.store import Store
 
@@ -145,16 +145,12 @@ def _indexed(row: dict[str, Any]) -> Indexed:
 def _link(store: Store, analyser: Analyser, row: dict[str, Any], item: Indexed, mine: Evidence,
           near_ids: list[tuple[int, float]]) -> None:
     """Gather the evidence on one article's nearest others, let the linker plan, and write the plan."""
-    text, fp = row["text"] or row["summary"], mine.fingerprint
     analyser.remember(item.id, mine)
-    near = [(o, c) for i, c in near_ids if (o := analyser.index.get(i)) is not None]  # facts as they are now
-    theirs = _candidate_evidence(store, analyser, [o for o, _ in near])
-    candidates = []
-    for other, cosine in near:
-        ev = theirs.get(other.id)
-        if ev is not None:
-            ev = replace(ev, published=other.published)
-            candidates.append(Candidate(other, cosine, ev, _copied(store, text, fp, other.id, ev.fingerprint)))
+    found = [(o, c) for i, c in near_ids if (o := analyser.index.get(i)) is not None]  # facts as they are now
+    theirs = _candidate_evidence(store, analyser, [o for o, _ in found])
+    near = [(o, c, replace(theirs[o.id], published=o.published)) for o, c in found if o.id in theirs]
+    copied = _copies(store, row["title"], row["text"] or row["summary"], mine.fingerprint, near)
+    candidates = [Candidate(o, c, ev, copied.get(o.id, 0.0)) for o, c, ev in near]
     sizes = store.story_sizes([c.item.story_id for c in candidates
                                if c.item.story_id is not None and c.item.story_id != row["story_id"]])
     plan = plan_links(item, mine, candidates, sizes, t=analyser.thresholds)
@@ -183,12 +179,23 @@ def _candidate_evidence(store: Store, analyser: Analyser, others: list[Indexed])
     return out
 
 
-def _copied(store: Store, text: str, fp: Fingerprint, other_id: int, other_fp: Fingerprint) -> float:
-    """Share of copied text: the MinHash estimate, confirmed on the exact texts when it is high enough."""
-    estimate = containment(fp, other_fp)
-    if estimate < ESTIMATE_FLOOR:
-        return estimate
-    return exact_containment(text, store.texts([other_id]).get(other_id, ""))
+COPY_COSINE = 0.5      # copies of one text embed far closer than this; pairs below it skip the exact check
+COPY_LEAD_WORDS = 12   # a copy needs a lead on both sides: matching headlines alone are too often two reports
+
+
+def _copies(store: Store, title: str, text: str, fp: Fingerprint,
+            near: list[tuple[Indexed, float, Evidence]]) -> dict[int, float]:
+    """Share of copied text with each near article (see ``copy_share``), for the pairs that may be copies:
+    the MinHash estimate rules out long texts that share little, the exact measure decides the rest."""
+    words = len(text.split())
+    if words < COPY_LEAD_WORDS:
+        return {}
+    # A fingerprint's shingle count is its text's distinct 5-grams: about its words, less four.
+    maybe = [o.id for o, cosine, ev in near if cosine >= COPY_COSINE
+             and needs_exact_check(fp, ev.fingerprint, words, ev.fingerprint.shingles + 4)]
+    return {other_id: copy_share(title, text, other_title, other_text)
+            for other_id, (other_title, other_text) in store.headlines_and_texts(maybe).items()
+            if len(other_text.split()) >= COPY_LEAD_WORDS}
 
 
 # -- re-clustering ---------------------------------------------------------------------------------------
@@ -215,9 +222,12 @@ def recluster(store: Store, analyser: Analyser, *, since: str | None = None) -> 
     position = {m.id: i for i, m in enumerate(members)}
     found = analyser.index.nearest_many(vectors, CANDIDATES)
     candidates = [[position[j] for j, _ in near if j in position] for near in found]
-    plan = plan_recluster(members, vectors, candidates, t=analyser.thresholds)
+    links = store.links_among(list(position))
+    for link in links:  # every stored link is weighed too, so that all of them get the same kind of score
+        candidates[position[link["article_id"]]].append(position[link["other_id"]])
+    plan = plan_recluster(members, vectors, [sorted(set(c)) for c in candidates], t=analyser.thresholds)
     with store.transaction():
-        moved = apply_stories(store, analyser.index, plan, {m.id: m.story_id for m in members})
+        moved = apply_stories(store, analyser.index, plan, {m.id: m.story_id for m in members}, links)
     return moved
 
 

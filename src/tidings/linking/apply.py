@@ -3,10 +3,12 @@ redirects, and the index's facts kept in step. ``store`` is the Store; ``index``
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tidings.linking.plan import LinkPlan
 from tidings.linking.recluster import StoryPlan
+from tidings.models import Neighbour
 from tidings.similarity.index import Indexed, VectorIndex
 from tidings.stories.cluster import describe
 
@@ -37,10 +39,12 @@ def apply_links(store: Any, index: VectorIndex, row: dict[str, Any], item: Index
     index.set_facts(item)
 
 
-def apply_stories(store: Any, index: VectorIndex, plan: StoryPlan, story_of: dict[int, int | None]) -> int:
+def apply_stories(store: Any, index: VectorIndex, plan: StoryPlan, story_of: dict[int, int | None],
+                  links: list[dict[str, Any]]) -> int:
     """Write a re-clustering: members move to their cluster's story (kept id or a new one), stories left empty
-    redirect to where most of their members went, links are relabelled by the stories and rescored by their
-    lift. ``story_of``: each member's story before. Returns how many articles changed story."""
+    redirect to where most of their members went, ``links`` (the stored links among the members) are relabelled
+    by the stories and rescored by their lift. ``story_of``: each member's story before. Returns how many
+    articles changed story."""
     final: list[int] = []
     for kept in plan.kept:
         final.append(kept if kept is not None else store.create_story(""))
@@ -61,22 +65,34 @@ def apply_stories(store: Any, index: VectorIndex, plan: StoryPlan, story_of: dic
             store.record_story_redirect(old, final[c])
     for story_id in touched:
         refresh_story(store, story_id)
-    _relabel(store, plan, {a: final[c] for c, members in enumerate(plan.clusters) for a in members})
+    _relabel(store, plan, {a: final[c] for c, members in enumerate(plan.clusters) for a in members}, links)
     return moved
 
 
-def _relabel(store: Any, plan: StoryPlan, story: dict[int, int]) -> None:
-    """Links inside the window say what the stories say: same story -> "same_story" (copies stay
-    "duplicate"), otherwise at most "related"; their score becomes the lift-corrected one."""
+def _relabel(store: Any, plan: StoryPlan, story: dict[int, int], links: list[dict[str, Any]]) -> None:
+    """Links inside the window say what the stories say: "same_story" when both are in one story and the pair
+    itself stands out (a story's members need not all be close to each other), otherwise "related"; copies stay
+    "duplicate". Their score becomes the lift-corrected one, and pairs that now stand out are linked too."""
+    def one_event(a: int, b: int) -> bool:
+        return story[a] == story[b] and ((a, b) in plan.strong or (b, a) in plan.strong)
+
     updates = []
-    for link in store.links_among(list(story)):
+    linked = set()
+    for link in links:
         a, b, relation = link["article_id"], link["other_id"], link["relation"]
+        if a not in story or b not in story:
+            continue
+        linked.add((a, b))
         if relation != "duplicate":
-            relation = "same_story" if story[a] == story[b] else "related"
+            relation = "same_story" if one_event(a, b) else "related"
         score = plan.scores.get((a, b), plan.scores.get((b, a), link["score"]))
         if relation != link["relation"] or score != link["score"]:
             updates.append((score, relation, a, b))
     store.relabel_links(updates)
+    added = [Neighbour(x, y, plan.scores[(a, b)], "same_story" if one_event(a, b) else "related", json.dumps(why))
+             for (a, b), why in plan.found.items() if (a, b) not in linked and (b, a) not in linked
+             for x, y in ((a, b), (b, a))]
+    store.save_neighbours(added)
 
 
 def refresh_story(store: Any, story_id: int) -> None:

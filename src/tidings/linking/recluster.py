@@ -28,6 +28,7 @@ from tidings.similarity.relate import DEFAULT, Thresholds, combined_scores
 LIFT = 0.05             # how much closer than their usual neighbours two reports of one event are
 DENSITY_NEIGHBOURS = 10  # the "usual neighbours" of an article: its ten closest from other outlets
 MAX_COMPONENT = 5000    # larger components keep their stories (a dense matrix of this size is ~100 MB)
+KEEP_LINKS = 30         # links an article gains at most from one re-clustering
 APART = -1.0            # evidence of a pair that cannot be one event (too far apart in time)
 
 
@@ -44,12 +45,15 @@ class Member:
 class StoryPlan:
     """New story of each article (``kept[c]`` is the existing id cluster ``c`` keeps, None for a new story),
     stories whose members all left (``absorbed``: old id -> the cluster that took most of them), and the
-    display score of each candidate pair (its lift, on the scale of raw scores)."""
+    display score of each candidate pair (its lift, on the scale of raw scores) and the pairs whose own evidence
+    says one event (``strong``)."""
 
     clusters: list[list[int]] = field(default_factory=list)
     kept: list[int | None] = field(default_factory=list)
     absorbed: dict[int, int] = field(default_factory=dict)
     scores: dict[tuple[int, int], float] = field(default_factory=dict)
+    strong: set[tuple[int, int]] = field(default_factory=set)
+    found: dict[tuple[int, int], dict[str, object]] = field(default_factory=dict)  # links worth showing, why
     untouched: list[int] = field(default_factory=list)  # members of components too big to cluster
 
     def cluster_of(self) -> dict[int, int]:
@@ -70,13 +74,18 @@ def recluster(members: list[Member], vectors: np.ndarray, candidates: list[list[
     cols = np.fromiter((j for c in candidates for j in c), dtype=np.int64, count=len(rows))
     keep = rows != cols
     rows, cols = rows[keep], cols[keep]
-    score = _scores(members, vecs, weights, rows, cols, t)
+    cosine, lexical = _parts(vecs, weights, rows, cols)
+    score = combined_scores(cosine, lexical, _gaps(members, rows, cols), t)
     density = _density(members, rows, cols, score)
     lift = score - (density[rows] + density[cols]) / 2.0
     shift = float(np.mean(density))
     plan.scores = {(members[i].id, members[j].id): round(float(v + shift), 4)
                    for i, j, v in zip(rows.tolist(), cols.tolist(), lift.tolist(), strict=True)}
+    plan.found = _found_links(members, rows, cols, lift + shift, cosine, lexical, t)
     evidence = _evidence(score, lift, t)
+    dated = _evidence(score, lift, t, _gaps(members, rows, cols))
+    plan.strong = {(members[i].id, members[j].id) for i, j in zip(rows[dated >= 0].tolist(), cols[dated >= 0].tolist(),
+                                                                  strict=True)}
     clusters: list[list[int]] = []
     for component in _components(n, rows[evidence >= 0], cols[evidence >= 0]):
         if len(component) == 1:
@@ -110,11 +119,39 @@ def _gaps(members: list[Member], rows: np.ndarray, cols: np.ndarray) -> np.ndarr
     return np.abs(published[rows] - published[cols]) / 86400.0
 
 
-def _scores(members: list[Member], vecs: np.ndarray, weights: object, rows: np.ndarray, cols: np.ndarray,
-            t: Thresholds) -> np.ndarray:
+def _parts(vecs: np.ndarray, weights: object, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Embedding cosine and rarity-weighted word overlap of each pair (rows[k], cols[k])."""
     cosine = np.einsum("ij,ij->i", vecs[rows], vecs[cols]).astype(np.float64)
     lexical = np.asarray(weights[rows].multiply(weights[cols]).sum(axis=1)).ravel()  # type: ignore[index]
-    return combined_scores(cosine, lexical, _gaps(members, rows, cols), t)
+    return cosine, lexical
+
+
+def _scores(members: list[Member], vecs: np.ndarray, weights: object, rows: np.ndarray, cols: np.ndarray,
+            t: Thresholds) -> np.ndarray:
+    return combined_scores(*_parts(vecs, weights, rows, cols), _gaps(members, rows, cols), t)
+
+
+def _found_links(members: list[Member], rows: np.ndarray, cols: np.ndarray, shown: np.ndarray,
+                 cosine: np.ndarray, lexical: np.ndarray, t: Thresholds) -> dict[tuple[int, int], dict[str, object]]:
+    """Pairs from other outlets whose lift-corrected score reaches ``t.related``, at most ``KEEP_LINKS`` per
+    article, best first, with their evidence: an article in a quiet corner of the news gets the neighbours that
+    stand out for it even where their raw score fell short when it was first linked."""
+    outlets = [m.outlet for m in members]
+    published = [m.published for m in members]
+    found: dict[tuple[int, int], dict[str, object]] = {}
+    kept = [0] * len(members)
+    for k in np.argsort(-shown, kind="stable").tolist():
+        i, j = int(rows[k]), int(cols[k])
+        if shown[k] < t.related:
+            break
+        if outlets[i] == outlets[j] or kept[i] >= KEEP_LINKS or (members[j].id, members[i].id) in found:
+            continue
+        kept[i] += 1
+        pi, pj = published[i], published[j]
+        found[(members[i].id, members[j].id)] = {
+            "similarity": round(float(cosine[k]), 3), "wording": round(float(lexical[k]), 3), "copied_text": 0.0,
+            "hours_apart": None if pi is None or pj is None else round(abs(pi - pj) / 3600.0, 1), "shared": []}
+    return found
 
 
 def _density(members: list[Member], rows: np.ndarray, cols: np.ndarray, score: np.ndarray) -> np.ndarray:

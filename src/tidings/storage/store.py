@@ -364,12 +364,13 @@ class Store:
             (lead_chars, *ids))
         return {r["id"]: r for r in rows}
 
-    def texts(self, ids: list[int]) -> dict[int, str]:
+    def headlines_and_texts(self, ids: list[int]) -> dict[int, tuple[str, str]]:
+        """Headline and text (the page's, else the feed's summary) of a few articles: what copies are judged on."""
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        return {r["id"]: r["text"] or r["summary"] for r in self._all(
-            f"SELECT id, text, summary FROM articles WHERE id IN ({marks})", ids)}
+        return {r["id"]: (r["title"] or "", r["text"] or r["summary"] or "") for r in self._all(
+            f"SELECT id, title, text, summary FROM articles WHERE id IN ({marks})", ids)}
 
     def save_neighbours(self, links: Iterable[Neighbour]) -> None:
         with self.transaction() as db:
