@@ -12,14 +12,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 from newsserver import NewsServer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SEED = DATA.parent / "seed"  # the page that describes the product
 
 # Tests reach only servers they start on loopback; the fetcher must be allowed to go there.
 os.environ["TIDINGS_ALLOW_PRIVATE_NETWORKS"] = "1"
 
 
-def shared_data(sub: str) -> Path:
-    """A folder of the real-data collection, or skip the test with the reason when it is not there."""
-    path = DATA / sub
+def shared_data(sub: str, *, root: Path = DATA) -> Path:
+    """A folder of the real-data collection (or of ``root`` beside it), or skip the test with the reason when it
+    is not there."""
+    path = root / sub
     if not path.exists():
         pytest.skip(f"real data not available: {path} is absent (it sits beside the project checkout)")
     return path

@@ -252,7 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("eval", help="measure Similar News, duplicates and stories on labelled news data")
     s.add_argument("--data", help="the data folder (default: $TIDINGS_EVAL_DATA or ../shared/data)")
-    s.add_argument("--only", help="comma-separated sets: basil,semeval,syndication,wikiref")
+    s.add_argument("--only", help="comma-separated sets (default all): basil, basil-same-day, basil-undated,"
+                   " basil-headlines, allsides, allsides-headlines, semeval, syndication, copies-summaries,"
+                   " copies-fulltext, wikiref")
     s.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     s.add_argument("--check", action="store_true", help="exit 1 when a figure is below its pinned floor")
     s.set_defaults(func=cmd_eval)

@@ -26,7 +26,12 @@ from tidings.evaluation.datasets import (
     load_semeval_en,
     load_wikiref,
 )
-from tidings.evaluation.syndication import build_syndication_set
+from tidings.evaluation.syndication import (
+    ALLSIDES_SAME_TEXT,
+    build_fulltext_copy_set,
+    build_summary_copy_set,
+    build_syndication_set,
+)
 from tidings.ingest.pipeline import import_jsonl
 from tidings.jobs import Analyser, analyse_backlog, evidence
 from tidings.similarity.neardup import exact_containment
@@ -202,20 +207,39 @@ def eval_semeval(pairs: list[EvalPair], embedder: Embedder) -> list[Figure]:
 
 def eval_syndication(basil: list[EvalArticle], embedder: Embedder, folder: Path) -> list[Figure]:
     articles, gold_pairs = build_syndication_set(basil)
-    store = corpus_store(articles, embedder, folder, "syndication")
-    key_of = {a.url: a.key for a in articles}
+    return eval_copies("Syndication", articles, gold_pairs, embedder, folder)
+
+
+def eval_copies(label: str, articles: list[EvalArticle], gold_pairs: set[frozenset[str]], embedder: Embedder,
+                folder: Path, *, leads_as_summary: bool = False) -> list[Figure]:
+    """Copies found through the real code paths: every pair Tidings calls ``duplicate`` against the gold copy
+    pairs, and how many of its duplicates are two outlets' own reports of one story."""
+    store = corpus_store(articles, embedder, folder, label.replace(" ", "-").lower(),
+                         leads_as_summary=leads_as_summary)
+    by_url = {a.url: a for a in articles}
     predicted: set[frozenset[str]] = set()
     for a in articles:
         row = store.article_by_url(a.url)
         assert row is not None
         for s in store.similar_to(int(row["id"]), limit=50):
             if s["relation"] == "duplicate":
-                predicted.add(frozenset((a.key, key_of[s["url"]])))
+                predicted.add(frozenset((a.key, by_url[s["url"]].key)))
     p, r = metrics.precision_recall(predicted, gold_pairs)
+    gold = {a.key: a.gold for a in articles}
+    reports = sum(1 for pair in predicted - gold_pairs if len({gold[k] for k in pair}) == 1)
     return [
-        Figure("Syndication", "duplicate precision", p, 0.99, 0.99),
-        Figure("Syndication", "duplicate recall", r, 0.97, 0.95),
+        Figure(label, "duplicate precision", p, *COPY_FLOORS[label][0]),
+        Figure(label, "duplicate recall", r, *COPY_FLOORS[label][1]),
+        Figure(label, "reports of one story called copies", float(reports), 0.0, 0.0, higher_is_better=False),
     ]
+
+
+# (floor, goal) of duplicate precision and recall per copy set (docs/quality.md).
+COPY_FLOORS = {
+    "Syndication": ((0.99, 0.99), (0.97, 0.95)),
+    "Copies of summaries": ((0.99, 0.99), (0.95, 0.95)),
+    "Copies of full texts": ((0.99, 0.99), (0.95, 0.95)),
+}
 
 
 def eval_wikiref(articles: list[EvalArticle], embedder: Embedder, folder: Path) -> list[Figure]:
@@ -232,7 +256,7 @@ def eval_wikiref(articles: list[EvalArticle], embedder: Embedder, folder: Path) 
 
 
 SETS = ("basil", "basil-same-day", "basil-undated", "basil-headlines", "allsides", "allsides-headlines", "semeval",
-        "syndication", "wikiref")
+        "syndication", "copies-summaries", "copies-fulltext", "wikiref")
 
 
 def run_eval(root: Path, *, only: tuple[str, ...] = SETS, embedder: Embedder | None = None,
@@ -241,8 +265,10 @@ def run_eval(root: Path, *, only: tuple[str, ...] = SETS, embedder: Embedder | N
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="tidings-eval-") as tmp:
         folder = Path(tmp)
-        basil = load_basil(root) if any(n.startswith("basil") or n == "syndication" for n in only) else []
-        allsides = load_allsides(root) if any(n.startswith("allsides") for n in only) else []
+        basil = load_basil(root) if any(n.startswith("basil") or n in ("syndication", "copies-fulltext")
+                                        for n in only) else []
+        allsides = load_allsides(root) if any(n.startswith("allsides") or n == "copies-summaries"
+                                              for n in only) else []
         steps: dict[str, Callable[[], list[Figure]]] = {
             "basil": lambda: eval_news_set("BASIL", basil, emb, folder),
             "basil-same-day": lambda: eval_news_set("BASIL same day", same_day(basil), emb, folder),
@@ -252,6 +278,10 @@ def run_eval(root: Path, *, only: tuple[str, ...] = SETS, embedder: Embedder | N
             "allsides-headlines": lambda: eval_news_set("AllSides headlines", headlines_only(allsides), emb, folder),
             "semeval": lambda: eval_semeval(load_semeval_en(root), emb),
             "syndication": lambda: eval_syndication(basil, emb, folder),
+            "copies-summaries": lambda: eval_copies("Copies of summaries", *build_summary_copy_set(
+                allsides, same_text=ALLSIDES_SAME_TEXT), emb, folder, leads_as_summary=True),
+            "copies-fulltext": lambda: eval_copies("Copies of full texts", *build_fulltext_copy_set(basil), emb,
+                                                   folder),
             "wikiref": lambda: eval_wikiref(load_wikiref(root), emb, folder),
         }
         for name in only:

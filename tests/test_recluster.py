@@ -1,0 +1,168 @@
+"""Stories that converge: the re-clustering plan (pure), its stable ids, and what applying it does to a store;
+copies found on summaries as well as on full texts."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from tidings.analysis.embeddings import HashingEmbedder
+from tidings.ingest.pipeline import import_jsonl
+from tidings.jobs import Analyser, analyse_backlog, recluster
+from tidings.linking.recluster import Member, stable_ids
+from tidings.linking.recluster import recluster as plan_recluster
+
+T0 = datetime(2024, 5, 6, 9, tzinfo=UTC)
+DAY = 86400.0
+
+# Two events told by several outlets each, and one loose piece: leads only, as most feeds give them.
+QUAKE = [
+    ("Quake of magnitude 6.1 shakes Crete, damaging old houses in Heraklion",
+     "A magnitude 6.1 earthquake struck off Crete early on Monday, damaging old houses in Heraklion and sending "
+     "residents into the streets, Greece's seismological institute said."),
+    ("Strong earthquake hits Crete; Heraklion buildings damaged",
+     "An earthquake measured at magnitude 6.1 hit the island of Crete on Monday morning, cracking walls of older "
+     "buildings in Heraklion, the seismological institute in Athens said."),
+    ("Crete earthquake: Heraklion residents flee homes after 6.1 tremor",
+     "Residents of Heraklion ran into the streets after a 6.1 magnitude earthquake off Crete damaged older houses "
+     "on Monday, according to Greek seismologists."),
+]
+BRIDGE = [
+    ("Baltimore reopens rebuilt Key Bridge span to traffic",
+     "Maryland officials reopened the rebuilt span of the Francis Scott Key Bridge in Baltimore to traffic on "
+     "Monday, ending a detour that had cost commuters hours each week."),
+    ("Key Bridge traffic returns as Baltimore span reopens",
+     "Traffic returned to the Francis Scott Key Bridge on Monday as Maryland reopened the rebuilt Baltimore span, "
+     "governor Wes Moore said at the ceremony."),
+]
+OUTLETS = ["Harbor Times", "Coast Herald", "Valley Post"]
+
+
+def _lead(url: str, source: str, title: str, summary: str, when: datetime | None) -> str:
+    return json.dumps({"url": url, "source": source, "title": title, "summary": summary,
+                       "published": when.isoformat() if when else None})
+
+
+def _member(i: int, outlet: str, words: str, published: float | None = 0.0, story: int | None = None) -> Member:
+    return Member(i, outlet, published, story, frozenset(words.split()))
+
+
+def _vectors(*rows: list[float]) -> np.ndarray:
+    v = np.array(rows, dtype=np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _everyone(n: int) -> list[list[int]]:
+    return [[j for j in range(n) if j != i] for i in range(n)]
+
+
+def test_stable_ids_keep_the_majority_id_and_say_where_an_emptied_story_went() -> None:
+    kept, absorbed = stable_ids([[7, 7, 9], [9], [None, None]])
+    assert kept == [7, 9, None]  # the biggest cluster chooses first; 9 is left for the cluster holding its rest
+    assert absorbed == {}
+    kept, absorbed = stable_ids([[7, 7, 9, 9, 9], [7]])
+    assert kept == [9, 7] and absorbed == {}
+    kept, absorbed = stable_ids([[4, 4, 5, 5, 5, 6]])
+    assert kept == [5] and absorbed == {4: 0, 6: 0}  # merged: 4 and 6 now answer with the kept story
+
+
+def test_a_split_event_is_merged_and_another_event_stays_apart() -> None:
+    event = "crete earthquake heraklion magnitude seismological"
+    other = "baltimore bridge reopened maryland traffic"
+    members = [_member(1, "A", event, story=10), _member(2, "B", event, story=10),
+               _member(3, "C", event, story=11),  # filed apart when it came in
+               _member(4, "A", other, story=12), _member(5, "B", other, story=12), _member(6, "C", other, story=12)]
+    vecs = _vectors([1, 0.1, 0], [1, 0.12, 0.02], [0.98, 0.1, 0.05], [0, 1, 0.1], [0.05, 1, 0.1], [0, 0.98, 0.12])
+    plan = plan_recluster(members, vecs, _everyone(6))
+    clusters = sorted(sorted(c) for c in plan.clusters)
+    assert clusters == [[1, 2, 3], [4, 5, 6]]
+    assert sorted(i for i in plan.kept if i is not None) == [10, 12]
+    assert plan.absorbed == {11: next(c for c, m in enumerate(plan.clusters) if 3 in m)}
+    assert (1, 3) in plan.strong and (1, 4) not in plan.strong
+    assert all(a != b for a, b in plan.found)  # links are found between other outlets only
+
+
+def test_reports_of_one_subject_a_week_apart_are_not_one_story() -> None:
+    words = "crete earthquake heraklion magnitude seismological"
+    members = [_member(1, "A", words, 0.0), _member(2, "B", words, 0.1 * DAY),
+               _member(3, "C", words, 8 * DAY), _member(4, "D", words, 8.1 * DAY)]
+    vecs = _vectors([1, 0.1], [1, 0.11], [1, 0.12], [1, 0.1])
+    clusters = sorted(sorted(c) for c in plan_recluster(members, vecs, _everyone(4)).clusters)
+    assert clusters == [[1, 2], [3, 4]]
+    undated = [_member(m.id, m.outlet, words, None) for m in members]
+    assert [sorted(c) for c in plan_recluster(undated, vecs, _everyone(4)).clusters] == [[1, 2, 3, 4]]
+
+
+def test_recluster_merges_split_stories_and_the_emptied_story_redirects(store) -> None:  # type: ignore[no-untyped-def]
+    analyser = Analyser.open(store, HashingEmbedder())
+    import_jsonl(store, [_lead(f"https://n{i}.example/quake", OUTLETS[i], title, lead, T0 + timedelta(hours=i))
+                         for i, (title, lead) in enumerate(QUAKE)])
+    import_jsonl(store, [_lead(f"https://n{i}.example/bridge", OUTLETS[i], title, lead, T0 + timedelta(hours=i))
+                         for i, (title, lead) in enumerate(BRIDGE)])
+    analyse_backlog(store, analyser)
+    quake = [store.article_by_url(f"https://n{i}.example/quake") for i in range(3)]
+    bridge = [store.article_by_url(f"https://n{i}.example/bridge") for i in range(2)]
+    assert all(quake) and all(bridge)
+    story = quake[0]["story_id"]  # type: ignore[index]
+    assert {q["story_id"] for q in quake} == {story}  # type: ignore[index]
+    assert {b["story_id"] for b in bridge}.isdisjoint({story})  # type: ignore[index]
+    # Split the quake story the way an early online decision can: its last report alone in a story of its own.
+    stray = store.create_story("stray")
+    store.set_story(quake[2]["id"], stray)  # type: ignore[index]
+    moved = recluster(store, analyser)
+    assert moved == 1
+    after = [store.article_by_url(f"https://n{i}.example/quake") for i in range(3)]
+    assert {a["story_id"] for a in after} == {story}  # type: ignore[index]
+    assert store.story_redirect(stray) == story
+    assert recluster(store, analyser) == 0  # settled: a second pass changes nothing
+
+
+def test_recluster_links_a_pair_that_stands_out_and_labels_it_by_the_story(store) -> None:  # type: ignore[no-untyped-def]
+    analyser = Analyser.open(store, HashingEmbedder())
+    import_jsonl(store, [_lead(f"https://n{i}.example/quake", OUTLETS[i], title, lead, None)
+                         for i, (title, lead) in enumerate(QUAKE[:2])])
+    import_jsonl(store, [_lead(f"https://n{i}.example/bridge", OUTLETS[1 - i], title, lead, None)
+                         for i, (title, lead) in enumerate(BRIDGE)])  # other news around them
+    analyse_backlog(store, analyser)
+    a, b = (store.article_by_url(f"https://n{i}.example/quake") for i in range(2))
+    assert a and b
+    store.clear_neighbours(a["id"])
+    store.clear_neighbours(b["id"])
+    assert store.similar_to(a["id"]) == []
+    recluster(store, analyser)
+    link = store.similar_to(a["id"])[0]
+    assert link["id"] == b["id"] and link["relation"] == "same_story"
+    assert json.loads(link["why"])["similarity"] > 0.3
+
+
+def test_a_copied_summary_is_a_duplicate_and_an_own_report_is_not(store) -> None:  # type: ignore[no-untyped-def]
+    title, lead = QUAKE[0]
+    import_jsonl(store, [
+        _lead("https://wire.example/q", "Wire Service", title, lead, T0),
+        # The republisher's edits: an outlet suffix on the headline, a dateline in front of the lead.
+        _lead("https://paper.example/q", "Daily Paper", title + " | Daily Paper", "ATHENS (Wire) — " + lead,
+              T0 + timedelta(hours=2)),
+        _lead("https://own.example/q", "Island News", *QUAKE[1], T0 + timedelta(hours=3)),
+    ])
+    analyse_backlog(store, Analyser.open(store, HashingEmbedder()))
+    wire, paper, own = (store.article_by_url(u) for u in
+                        ("https://wire.example/q", "https://paper.example/q", "https://own.example/q"))
+    assert wire and paper and own
+    relation = {r["id"]: r["relation"] for r in store.similar_to(wire["id"])}
+    assert relation[paper["id"]] == "duplicate"
+    assert relation.get(own["id"]) != "duplicate"
+    assert paper["copy_group"] is not None and paper["copy_group"] == wire["copy_group"]
+    assert own["copy_group"] != wire["copy_group"] or own["copy_group"] is None
+
+
+def test_matching_headlines_without_leads_are_not_called_copies(store) -> None:  # type: ignore[no-untyped-def]
+    title = QUAKE[0][0]
+    import_jsonl(store, [_lead("https://wire.example/h", "Wire Service", title, "", T0),
+                         _lead("https://paper.example/h", "Daily Paper", title, "", T0 + timedelta(hours=1))])
+    analyse_backlog(store, Analyser.open(store, HashingEmbedder()))
+    wire = store.article_by_url("https://wire.example/h")
+    assert wire
+    relations = [r["relation"] for r in store.similar_to(wire["id"])]
+    assert relations and "duplicate" not in relations
