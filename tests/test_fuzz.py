@@ -390,7 +390,8 @@ def test_import_jsonl_never_raises(tmp_path: Path) -> None:
 
     prop()
     n = expect_cases("import_jsonl", 500)
-    assert stored["lines"] >= 0.1 * n, stored  # good lines are drawn too, not only broken ones
+    # Good lines are drawn too, not only broken ones (about 1 in 10 cases stores one; runs vary 48..85 of 500).
+    assert stored["lines"] >= 0.04 * n, stored
     rows = store.db.execute("SELECT COUNT(*), COUNT(DISTINCT url) FROM articles").fetchone()
     assert rows[0] == rows[1]
     store.close()

@@ -433,9 +433,9 @@ FULLTEXT_VERSION_PROBABILITIES = {
 # allsides-dev items of one story that are one agency text run by two outlets (read and checked by hand): copies
 # in the data itself, so gold copies rather than independent reports.
 ALLSIDES_SAME_TEXT = frozenset({
-    frozenset({"allsides_2548", "allsides_2550"}),  # "Obama proposes 'grand bargain'", HuffPost and Fox News
-    frozenset({"allsides_2103", "allsides_2104"}),  # Supreme Court gene patent ruling, HuffPost and Fox News
-    frozenset({"allsides_1994", "allsides_1996"}),  # 5,500 US troops stay in Afghanistan, Fox News and HuffPost
+    frozenset({"allsides_2548", "allsides_2550"}),  # a budget proposal, one agency text at two outlets
+    frozenset({"allsides_2103", "allsides_2104"}),  # a court ruling, likewise
+    frozenset({"allsides_1994", "allsides_1996"}),  # a troop decision, likewise
 })
 DATELINE_CITIES = ("WASHINGTON", "NEW YORK", "LOS ANGELES", "CHICAGO", "LONDON", "ATLANTA")
 ATTRIBUTIONS = ("officials said", "the State Department said", "the White House said", "police said",
