@@ -5,6 +5,11 @@
 Regions (BASIL, US-politics articles with full text; allsides-dev, headline + lead of multi-outlet stories):
 how many articles are filed under the United States, and the share whose FIRST region is another country.
 Baseline: ``mentioned_regions`` (every region the headline names or the body repeats, headline first).
+Stories (same two sets, both US-politics news): the same shares, and articles with no region at all, per article
+(today's ``detect_regions``, the baseline) against each article's regions once its story's are shared
+(``shared_regions``) and a plain rule (every member takes its story's most common main region first). The stories
+are the GOLD ones (BASIL triplets, AllSides story names): an upper bound of what sharing over found stories gives.
+A few allsides-dev stories are about another country, where a foreign first region is right.
 Topics (agnews-sample, 4 labels): macro-F1 and per-class F1 of the lexicon, the MiniLM prototypes, both
 combined, and the baseline "nearest bare label name". Our topics map to its labels as Technology, Science,
 Health -> Sci/Tech; Politics, World -> World; Business; Sports. Entertainment has no label there: "strict"
@@ -15,9 +20,9 @@ Exit status 2 when the data folder is absent.
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -27,26 +32,23 @@ if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))
 
 from tidings.analysis import topics
-from tidings.analysis.regions import detect_regions, mentioned_regions
+from tidings.analysis.regions import detect_regions, mentioned_regions, shared_regions
+from tidings.evaluation.datasets import EvalArticle, load_allsides, load_basil
 
 US = "United States"
 AG_LABELS = ("World", "Sports", "Business", "Sci/Tech")
 AG_MAP = {"Technology": "Sci/Tech", "Science": "Sci/Tech", "Health": "Sci/Tech", "Politics": "World",
           "World": "World", "Business": "Business", "Sports": "Sports"}
 Article = tuple[str, str]
+Sharing = Callable[[list[list[str]]], list[list[str]]]
 
 
 def basil(data: Path) -> list[Article]:
-    out = []
-    for path in sorted(glob.glob(str(data / "basil" / "articles" / "*" / "*.json"))):
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
-        out.append((record["title"], "\n".join(" ".join(p) for p in record["body-paragraphs"])))
-    return out
+    return [(a.title, a.text) for a in load_basil(data)]
 
 
 def allsides(data: Path) -> list[Article]:
-    lines = (data / "allsides-dev" / "allsides-dev.jsonl").read_text(encoding="utf-8").splitlines()
-    return [(r["title"], r["summary"]) for r in map(json.loads, lines)]
+    return [(a.title, a.text) for a in load_allsides(data)]
 
 
 def agnews(data: Path) -> list[tuple[str, str, str]]:
@@ -62,6 +64,40 @@ def region_figures(articles: Sequence[Article], detect: Callable[[str, str], lis
         us += US in regions
         foreign += bool(regions) and regions[0] != US
     return us, foreign
+
+
+def plurality(members: list[list[str]]) -> list[list[str]]:
+    """Plain sharing: every member puts its story's most common main region first (the first named on a tie)."""
+    mains = Counter(m[0] for m in members if m)
+    if not mains:
+        return members
+    top = mains.most_common(1)[0][0]
+    return [[top] + [r for r in m if r != top] for m in members]
+
+
+def story_figures(articles: Sequence[EvalArticle], share: Sharing) -> tuple[int, int, int]:
+    """After ``share`` on each gold story: (articles whose first region is another country, articles with no
+    region, stories whose members' first regions differ)."""
+    stories: dict[str, list[list[str]]] = {}
+    for a in articles:
+        stories.setdefault(a.gold, []).append(detect_regions(a.title, a.text))
+    foreign = none = split = 0
+    for members in stories.values():
+        after = share(members)
+        foreign += sum(bool(m) and m[0] != US for m in after)
+        none += sum(not m for m in after)
+        split += len({m[0] if m else "" for m in after}) > 1
+    return foreign, none, split
+
+
+def print_story_rows(name: str, articles: Sequence[EvalArticle]) -> None:
+    n, stories = len(articles), len({a.gold for a in articles})
+    figures = [story_figures(articles, share) for share in (lambda ms: ms, plurality, shared_regions)]
+    for k, what in enumerate(("first region another country", "no region at all")):
+        cells = " ".join(f"{f'{f[k]} ({f[k] / n:.1%})':>14}" for f in figures)
+        print(f"{name:<14} {what:<34} {cells}")
+    cells = " ".join(f"{f'{f[2]}/{stories}':>14}" for f in figures)
+    print(f"{name:<14} {'stories split on the first region':<34} {cells}")
 
 
 def ag_label(scores: dict[str, float], strict: bool) -> str:
@@ -118,13 +154,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"real data not available: {args.data} (it sits beside the project checkout)", file=sys.stderr)
         return 2
     print(f"{'set':<14} {'what':<44} {'baseline':>12} {'Tidings':>12}")
-    for name, articles in (("BASIL", basil(args.data)), ("allsides-dev", allsides(args.data))):
+    sets = (("BASIL", load_basil(args.data)), ("allsides-dev", load_allsides(args.data)))
+    for name, labelled in sets:
+        articles = [(a.title, a.text) for a in labelled]
         n = len(articles)
         b_us, b_foreign = region_figures(articles, mentioned_regions)
         t_us, t_foreign = region_figures(articles, detect_regions)
         print(f"{name:<14} {'filed under United States':<44} {f'{b_us}/{n}':>12} {f'{t_us}/{n}':>12}")
         print(f"{name:<14} {'first region another country':<44} {f'{b_foreign} ({b_foreign / n:.1%})':>12} "
               f"{f'{t_foreign} ({t_foreign / n:.1%})':>12}")
+    print("\nregions shared by each GOLD story (an upper bound: Tidings shares over the stories it finds)")
+    print(f"{'set':<14} {'what':<34} {'per article':>14} {'plurality':>14} {'shared':>14}")
+    for name, labelled in sets:
+        print_story_rows(name, labelled)
     rows = agnews(args.data)
     gold = [g for _, _, g in rows]
     variants = {f"lexicon ({tag})": lexical_predictions(rows, tag == "strict") for tag in ("strict", "in-set")}

@@ -166,3 +166,62 @@ def test_matching_headlines_without_leads_are_not_called_copies(store) -> None: 
     assert wire
     relations = [r["relation"] for r in store.similar_to(wire["id"])]
     assert relations and "duplicate" not in relations
+
+
+# One story told by four outlets: three name where it happens, the shortest report names no place at all.
+BUDGET = [
+    ("Senate passes budget bill as Washington averts a shutdown",
+     "The Senate passed the budget bill late on Friday, 68 to 31, averting a government shutdown in Washington; "
+     "the White House said the president would sign the spending package."),
+    ("Budget bill clears the Senate, heads to the White House",
+     "Senate Republicans and Democrats passed the budget bill 68-31 on Friday night, sending the spending "
+     "package to the White House before the shutdown deadline."),
+    ("White House welcomes Senate vote on the budget bill",
+     "The White House welcomed the Senate's 68-31 vote on Friday to pass the budget bill, which keeps the "
+     "government open and funds the spending package through September."),
+    ("Senate passes the budget bill",
+     "The chamber passed the budget bill 68-31 late on Friday, sending the spending package to the president "
+     "before the shutdown deadline."),
+]
+LIBRARY = ("Library extends weekend opening hours",
+           "The central library will open on Sundays from next month, the council said, after readers asked for "
+           "more weekend hours.")
+US = "United States"
+
+
+def _budget_story(store, *, settle: bool) -> tuple[list[dict], dict]:  # type: ignore[no-untyped-def]
+    outlets = [*OUTLETS, "Lake Ledger", "Town Crier"]
+    import_jsonl(store, [_lead(f"https://n{i}.example/budget", outlets[i], title, lead, T0 + timedelta(hours=i))
+                         for i, (title, lead) in enumerate(BUDGET)]
+                 + [_lead("https://n4.example/library", outlets[4], *LIBRARY, T0)])
+    quiet = store.article_by_url("https://n3.example/budget")
+    assert quiet and US not in quiet["sections"]  # read alone, the short report is filed under no region
+    analyse_backlog(store, Analyser.open(store, HashingEmbedder()), settle=settle)
+    budget = [store.article_by_url(f"https://n{i}.example/budget") for i in range(4)]
+    library = store.article_by_url("https://n4.example/library")
+    assert all(budget) and library
+    return budget, library  # type: ignore[return-value]
+
+
+def test_a_report_naming_no_place_gets_its_story_region_as_it_joins(store) -> None:  # type: ignore[no-untyped-def]
+    budget, _ = _budget_story(store, settle=False)  # online filing only: no re-clustering yet
+    assert len({b["story_id"] for b in budget}) == 1
+    assert budget[3]["sections"] == [US, "Politics"]
+    assert [b["sections"] for b in budget[:3]] == [[US, "Politics"]] * 3
+
+
+def test_recluster_files_a_member_naming_no_place_under_its_story_region(store) -> None:  # type: ignore[no-untyped-def]
+    budget, library = _budget_story(store, settle=True)
+    story, quiet = budget[0]["story_id"], budget[3]["id"]
+    # Undo what the online filing did, and split the quiet report off the way an early decision can; the
+    # unrelated piece was filed into the story by mistake.
+    store.set_sections(quiet, ["Politics"])
+    store.set_story(quiet, store.create_story("stray"))
+    store.set_story(library["id"], story)
+    lone = store.sections_of(library["id"])
+    recluster(store, Analyser.open(store, HashingEmbedder()))
+    assert store.article(quiet)["story_id"] == story  # type: ignore[index]
+    assert store.sections_of(quiet) == [US, "Politics"]
+    alone = store.article(library["id"])["story_id"]  # type: ignore[index]
+    assert alone != story and len(store.story_members(alone)) == 1
+    assert store.sections_of(library["id"]) == lone  # a one-article story: nothing to share, nothing changes

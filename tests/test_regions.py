@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from tidings.analysis.regions import detect_regions, mentioned_regions, region_names, us_state_of
+from tidings.analysis.regions import (
+    detect_regions,
+    is_region,
+    mentioned_regions,
+    region_names,
+    shared_regions,
+    story_regions,
+    us_state_of,
+)
+from tidings.analysis.topics import TOPICS
 
 DATA = Path(__file__).parents[2] / "shared" / "data"
 US = "United States"
@@ -187,3 +196,46 @@ def test_dateline_with_us_state_and_no_dateline_sentence() -> None:
     assert detect_regions("Candidate defends record", "HARTFORD, Conn. — He said the report was wrong.") == [US]
     # A sentence opening with a name and a colon is not a dateline: the headline's region stays first.
     assert detect_regions("Floods hit Peru", "Kenya: aid is pledged. Kenya and others pledged aid.")[0] == "Peru"
+
+
+# -- a story's articles share its region (made-up members: each is the regions detected for one report) --------
+
+
+def _kept_all_their_own(before: list[list[str]], after: list[list[str]]) -> bool:
+    return all(set(b) <= set(a) for b, a in zip(before, after, strict=True))
+
+
+def test_a_clear_majority_files_every_member_under_the_story_region() -> None:
+    members = [[US], [US, "Mexico"], ["Russia", US], []]  # the third took a passing mention for its subject
+    assert story_regions(members) == [US]
+    after = shared_regions(members)
+    assert after == [[US], [US, "Mexico"], [US, "Russia"], [US]]
+    assert _kept_all_their_own(members, after)  # regions are added or moved up, never removed
+
+
+def test_a_tie_or_a_lone_report_changes_nothing() -> None:
+    for members in ([[US], ["China"]], [[US], [US], ["China"], ["China"], []], [[US], []], [[US]]):
+        assert story_regions(members) == []
+        assert shared_regions(members) == members
+
+
+def test_members_without_regions_stay_without() -> None:
+    assert story_regions([[], [], []]) == []
+    assert shared_regions([[], [], []]) == [[], [], []]
+    assert shared_regions([]) == []
+
+
+def test_a_story_about_two_countries_keeps_both() -> None:
+    members = [[US, "China"], ["China", US], [US, "China"], []]
+    assert story_regions(members) == [US, "China"]
+    # China, the second report's main region, is the story's too: it stays first there.
+    assert shared_regions(members) == [[US, "China"], ["China", US], [US, "China"], [US, "China"]]
+    split = [[US, "China"], ["China", US], ["China"]]  # mains 1 to 2: China leads, the US is named by two
+    assert story_regions(split) == ["China", US]
+    assert shared_regions(split) == [[US, "China"], ["China", US], ["China", US]]
+
+
+def test_regions_are_told_apart_from_topic_sections() -> None:
+    assert not set(region_names()) & set(TOPICS)
+    assert is_region(US) and is_region("Georgia")
+    assert not is_region("Politics") and not is_region("World") and not is_region("California")

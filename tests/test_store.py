@@ -41,3 +41,17 @@ def test_search_takes_words_not_query_syntax(store: Store) -> None:
     assert [r["title"] for r in store.search("grindavik")] == ["Volcano erupts in Iceland"]
     assert store.search('" OR * NEAR(') == []
     assert store.search("") == []
+
+
+def test_sections_of_many_keeps_each_articles_filing_order(store: Store) -> None:
+    src = store.import_source("X")
+    ids = [store.insert_article(ArticleIn(url=f"https://x.example/{i}", title=f"T{i}", source_id=src), "h")
+           for i in range(3)]
+    store.set_sections(ids[0], ["Local", "Russia", "United States", "World"])
+    store.set_sections(ids[1], ["United States", "Politics"])
+    store.set_sections(ids[0], ["Local", "United States", "Russia", "World"])  # filed again: the new order
+    many = store.sections_of_many([ids[2], ids[0], ids[1], 999])
+    assert many == {ids[2]: [], ids[0]: ["Local", "United States", "Russia", "World"],
+                    ids[1]: ["United States", "Politics"], 999: []}
+    assert all(many[i] == store.sections_of(i) for i in ids)
+    assert store.sections_of_many([]) == {}

@@ -10,7 +10,8 @@ import pytest
 
 from conftest import shared_data
 from tidings.analysis import topics
-from tidings.analysis.regions import detect_regions, mentioned_regions
+from tidings.analysis.regions import detect_regions, mentioned_regions, shared_regions
+from tidings.evaluation.datasets import load_allsides
 from tidings.ingest.pipeline import file_sections
 
 US = "United States"
@@ -153,6 +154,16 @@ def test_regions_on_us_politics_floors() -> None:
     _, base_foreign = bench.region_figures(headlines, mentioned_regions)
     assert foreign <= 0.11 * len(headlines)  # 153 of 1,480; many of its stories are foreign news
     assert foreign <= base_foreign
+
+
+def test_story_sharing_on_gold_stories_floors() -> None:
+    bench = _benchmarks()
+    labelled = load_allsides(shared_data("allsides-dev").parent)
+    foreign, none, split = bench.story_figures(labelled, lambda members: members)
+    s_foreign, s_none, s_split = bench.story_figures(labelled, shared_regions)
+    assert s_none <= 0.045 * len(labelled) < none  # 60 of 1,480 measured, 113 read alone
+    assert s_foreign < foreign  # 144 against 153
+    assert s_split <= 0.6 * split  # 49 of 495 stories split on their first region, 116 read alone
 
 
 @pytest.mark.slow

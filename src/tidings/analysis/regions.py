@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -1052,6 +1053,16 @@ def region_names() -> list[str]:
     return list(_matcher().regions)
 
 
+def is_region(section: str) -> bool:
+    """Whether a section name is one detect_regions files under (topics and sources' own sections are not)."""
+    return section in _region_set()
+
+
+@cache
+def _region_set() -> frozenset[str]:
+    return frozenset(_matcher().regions)
+
+
 def us_state_of(title: str, text: str) -> str | None:
     """The US state (or "District of Columbia", "Puerto Rico") named most often; a title mention counts 3."""
     counts: dict[str, float] = {}
@@ -1061,3 +1072,48 @@ def us_state_of(title: str, text: str) -> str | None:
     if not counts:
         return None
     return max(counts, key=lambda s: counts[s])  # ties go to the first state named (dicts keep order)
+
+
+# --- a story's regions --------------------------------------------------------------------------------------
+# All reports of one event are about the same place; an article read alone may name none (a lead-only "Senate
+# passes the budget bill") or take a passing mention for its subject. The story's members settle it together.
+
+
+def story_regions(members: Sequence[Sequence[str]]) -> list[str]:
+    """The regions a story is about, from each member's regions (main one first): the main region of a clear
+    majority of the members that name any region, then every region a clear majority names at all (a story
+    about two countries has two), most named first. Empty when no region has a clear majority."""
+    main, also = _story_view(members)
+    return ([main] if main else []) + also
+
+
+def shared_regions(members: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Each member's regions once its story's are shared: a member whose main region is none of the story's
+    puts the story's main region first (its own follow), and a member lacking a story region gains it after
+    its own. Nothing is ever removed; without a clear majority a member keeps its regions as they are."""
+    main, also = _story_view(members)
+    story = ([main] if main else []) + also
+    out = []
+    for regions in members:
+        mine = list(dict.fromkeys(regions))
+        if main and (not mine or mine[0] not in story):
+            mine = [main] + [r for r in mine if r != main]
+        out.append(mine + [r for r in story if r not in mine])
+    return out
+
+
+def _story_view(members: Sequence[Sequence[str]]) -> tuple[str | None, list[str]]:
+    """(the story's main region or None, its other regions). A clear majority is more than half of the members
+    that name a region, and at least two of them: one report may have been read wrong, so it never speaks for
+    the others, and a tie says the story has no one region. Members that name no place do not vote: saying
+    nothing about a place is no evidence against it."""
+    voters = [list(dict.fromkeys(m)) for m in members if m]
+
+    def clear(n: int) -> bool:
+        return n >= 2 and 2 * n > len(voters)
+
+    mains = Counter(m[0] for m in voters)
+    main = next((r for r, n in mains.items() if clear(n)), None)  # a strict majority: at most one
+    named = Counter(r for m in voters for r in m)  # counts keep first-seen order; the sort below is stable
+    also = sorted((r for r, n in named.items() if clear(n) and r != main), key=lambda r: -named[r])
+    return main, also

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tidings.analysis.regions import is_region, shared_regions
 from tidings.linking.plan import LinkPlan
 from tidings.linking.recluster import StoryPlan
 from tidings.models import Neighbour
@@ -34,7 +35,7 @@ def apply_links(store: Any, index: VectorIndex, row: dict[str, Any], item: Index
         store.set_story(row["id"], story_id)
         if previous is not None:
             refresh_story(store, previous)
-    refresh_story(store, story_id)
+    share_regions(store, refresh_story(store, story_id))
     item.story_id = story_id
     index.set_facts(item)
 
@@ -64,7 +65,7 @@ def apply_stories(store: Any, index: VectorIndex, plan: StoryPlan, story_of: dic
         if not store.story_members(old):  # members outside the window keep a story alive
             store.record_story_redirect(old, final[c])
     for story_id in touched:
-        refresh_story(store, story_id)
+        share_regions(store, refresh_story(store, story_id))
     _relabel(store, plan, {a: final[c] for c, members in enumerate(plan.clusters) for a in members}, links)
     return moved
 
@@ -95,12 +96,41 @@ def _relabel(store: Any, plan: StoryPlan, story: dict[int, int], links: list[dic
     store.save_neighbours(added)
 
 
-def refresh_story(store: Any, story_id: int) -> None:
-    """Headline, lead article, span and counts of a story from its members; an empty story is removed."""
-    d = describe(store.story_members(story_id))
+def refresh_story(store: Any, story_id: int) -> list[dict[str, Any]]:
+    """Headline, lead article, span and counts of a story from its members, which it returns; an empty story is
+    removed."""
+    members: list[dict[str, Any]] = store.story_members(story_id)
+    d = describe(members)
     if d.size == 0:
         store.delete_story(story_id)
-        return
+        return members
     store.update_story(story_id, title=d.title, lead_article_id=d.lead_article_id, first=d.first_published_at,
                        last=d.last_published_at, size=d.size, outlets=d.outlets)
+    return members
+
+
+# A clear majority takes two members that agree (see shared_regions), so a story needs a third to change.
+SHARE_MIN = 3
+
+
+def share_regions(store: Any, members: list[dict[str, Any]]) -> None:
+    """File a story's members under its regions ("a story's articles share its region"): one read of their
+    sections, a write only for members that change. A member's regions are its region sections other than its
+    source's own section (``section``), which says where the outlet files it, not what the article is about."""
+    if len(members) < SHARE_MIN:
+        return
+    sections = store.sections_of_many([m["id"] for m in members])
+    own = [[s for s in sections[m["id"]] if is_region(s) and s != m["section"]] for m in members]
+    for m, before, after in zip(members, own, shared_regions(own), strict=True):
+        filed = _refiled(sections[m["id"]], before, after, m["section"])
+        if filed != sections[m["id"]]:
+            store.set_sections(m["id"], filed)
+
+
+def _refiled(sections: list[str], before: list[str], after: list[str], own: str) -> list[str]:
+    """``sections`` with the regions ``before`` replaced by ``after`` where regions stand: after the source's
+    own section, before the topic."""
+    rest = [s for s in sections if s not in before]
+    at = 1 if own and rest[:1] == [own] else 0
+    return list(dict.fromkeys(rest[:at] + after + rest[at:]))
 

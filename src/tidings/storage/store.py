@@ -265,6 +265,18 @@ class Store:
         return [r["section"] for r in self._all(
             "SELECT section FROM article_sections WHERE article_id = ? ORDER BY rowid", (article_id,))]
 
+    def sections_of_many(self, article_ids: list[int]) -> dict[int, list[str]]:
+        """The sections of each article, in the order they were filed (as ``sections_of``), read together:
+        one query for up to 900 articles. Articles without sections map to an empty list. The filing order is
+        SQLite's rowid here as in ``sections_of``: another backend needs a position column for both."""
+        out: dict[int, list[str]] = {i: [] for i in article_ids}
+        for chunk in _chunks(list(out), 900):
+            marks = ",".join("?" * len(chunk))
+            for r in self._all(f"SELECT article_id, section FROM article_sections WHERE article_id IN ({marks})"
+                               " ORDER BY article_id, rowid", chunk):
+                out[r["article_id"]].append(r["section"])
+        return out
+
     def latest_articles(self, *, section: str | None = None, source_id: int | None = None,
                         limit: int = 50, offset: int = 0) -> list[Row]:
         """Newest first (by publication, else arrival), from one section, one source or everywhere."""
