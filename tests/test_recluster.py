@@ -225,3 +225,27 @@ def test_recluster_files_a_member_naming_no_place_under_its_story_region(store) 
     alone = store.article(library["id"])["story_id"]  # type: ignore[index]
     assert alone != story and len(store.story_members(alone)) == 1
     assert store.sections_of(library["id"]) == lone  # a one-article story: nothing to share, nothing changes
+
+
+def test_the_recluster_command_settles_a_split_story(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from tidings.cli import main
+    from tidings.storage.store import Store
+
+    monkeypatch.setenv("TIDINGS_EMBEDDER", "hashing")
+    db = tmp_path / "t.db"
+    store = Store(db)
+    import_jsonl(store, [_lead(f"https://n{i}.example/quake", OUTLETS[i], title, lead, T0 + timedelta(hours=i))
+                         for i, (title, lead) in enumerate(QUAKE)])
+    analyse_backlog(store, Analyser.open(store, HashingEmbedder()))
+    last = store.article_by_url("https://n2.example/quake")
+    assert last is not None
+    story = last["story_id"]
+    store.set_story(last["id"], store.create_story("stray"))
+    store.close()
+    assert main(["--db", str(db), "recluster", "--since", "2024-05-06"]) == 0
+    assert "1 article(s) changed story" in capsys.readouterr().out
+    store = Store(db)
+    assert store.article_by_url("https://n2.example/quake")["story_id"] == story  # type: ignore[index]
+    store.close()
+    assert main(["--db", str(db), "recluster", "--since", "last tuesday"]) == 2  # bad input: usage status
+    assert "is not a date" in capsys.readouterr().err

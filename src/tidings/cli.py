@@ -130,6 +130,17 @@ def cmd_analyse(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recluster(args: argparse.Namespace) -> int:
+    from tidings.clock import parse_iso
+    from tidings.jobs import Analyser, recluster
+
+    if args.since is not None and parse_iso(args.since) is None:
+        raise UserError(f"--since {args.since!r} is not a date or time (e.g. 2026-12-01 or 2026-12-01T08:00:00Z)")
+    store = _store(args)
+    print(f"{recluster(store, Analyser.open(store), since=args.since)} article(s) changed story")
+    return 0
+
+
 def cmd_similar(args: argparse.Namespace) -> int:
     from tidings.web.pages import NotFound, api_similar
 
@@ -244,6 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("analyse", help="bring Similar News and stories up to date for waiting articles")
     s.set_defaults(func=cmd_analyse)
+
+    s = sub.add_parser("recluster", help="settle the stories again (runs after every analysis; this is for a"
+                       " whole archive or after changing the thresholds)")
+    s.add_argument("--since", help="only articles published from this time on, and four days before it"
+                   " (default: the 20,000 most recent)")
+    s.set_defaults(func=cmd_recluster)
 
     s = sub.add_parser("similar", help="print an article's Similar News as JSON")
     s.add_argument("url")
