@@ -7,6 +7,7 @@ Beijing") and add evidence that two reports are about one event.
 
 from __future__ import annotations
 
+import functools
 import re
 
 LEAD_CHARS = 2500
@@ -75,10 +76,21 @@ def key_terms(title: str, text: str, *, limit: int = 15) -> list[str]:
 
 def shared_terms(a: list[str], b: list[str], *, limit: int = 6) -> list[str]:
     """Terms of ``a`` that ``b`` also names (a name matches a longer name containing it: Xi / Xi Jinping)."""
+    if not a or not b:
+        return []
+    theirs = set(b)
+    inside_theirs = {g for other in b for g in _word_runs(other)}  # every run of whole words of b's terms
     out: list[str] = []
     for term in a:
-        if any(term == other or f" {term} " in f" {other} " or f" {other} " in f" {term} " for other in b):
+        if term in inside_theirs or any(g in theirs for g in _word_runs(term)):
             out.append(term)
-        if len(out) == limit:
-            break
+            if len(out) == limit:
+                break
     return out
+
+
+@functools.lru_cache(maxsize=100_000)
+def _word_runs(term: str) -> tuple[str, ...]:
+    """The runs of consecutive whole words of a term ("xi jinping" -> xi, jinping, xi jinping)."""
+    words = term.split(" ")
+    return tuple(" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1))

@@ -17,7 +17,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # numpy is imported where vectors are handled, not at save time
@@ -213,6 +213,7 @@ class _Lexicon:
     exact: dict[tuple[str, ...], tuple[tuple[str, float], ...]]  # phrase or word -> (topic, weight) pairs
     prefixes: dict[str, tuple[tuple[str, float], ...]]  # word beginnings ("playoff*")
     longest: int  # words in the longest phrase
+    starts: frozenset[str]  # first words of phrases of two or more words: only these need a longer look
 
 
 _WORD_RE = re.compile(r"[a-z0-9]+(?:[&'.\-][a-z0-9]+)*")
@@ -250,6 +251,7 @@ def _lexicon() -> _Lexicon:
         {k: tuple(v.items()) for k, v in exact.items() if isinstance(k, tuple)},
         {k: tuple(v.items()) for k, v in prefixes.items() if isinstance(k, str)},
         longest,
+        frozenset(k[0] for k in exact if isinstance(k, tuple) and len(k) > 1),
     )
 
 
@@ -280,7 +282,8 @@ def _terms(words: list[str]) -> Iterable[tuple[tuple[tuple[str, float], ...], tu
     lex = _lexicon()
     i = 0
     while i < len(words):
-        for n in range(min(lex.longest, len(words) - i), 0, -1):
+        longest = min(lex.longest, len(words) - i) if words[i] in lex.starts else 1
+        for n in range(longest, 0, -1):
             key = tuple(words[i:i + n])
             hit = lex.exact.get(key)
             if hit:
@@ -288,13 +291,21 @@ def _terms(words: list[str]) -> Iterable[tuple[tuple[tuple[str, float], ...], tu
                 i += n
                 break
         else:
-            word = words[i]
-            for k in range(len(word), 2, -1):
-                hit = lex.prefixes.get(word[:k])
-                if hit:
-                    yield hit, (word[:k] + "*",)
-                    break
+            found = _prefix_hit(words[i])
+            if found:
+                yield found
             i += 1
+
+
+@lru_cache(maxsize=100_000)
+def _prefix_hit(word: str) -> tuple[tuple[tuple[str, float], ...], tuple[str, ...]] | None:
+    """The longest lexicon word beginning ("playoff*") that starts ``word``, remembered: words recur."""
+    prefixes = _lexicon().prefixes
+    for k in range(len(word), 2, -1):
+        hit = prefixes.get(word[:k])
+        if hit:
+            return hit, (word[:k] + "*",)
+    return None
 
 
 def lexical_scores(title: str, text: str) -> dict[str, float]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Iterable
 
 from tidings.analysis.terms import STOPWORDS
 
@@ -39,7 +38,9 @@ def word_weight(word: str) -> float:
     return max(0.0, RARE_ZIPF - zipf_frequency(word, "en", wordlist="best"))
 
 
-def norm(words: Iterable[str]) -> float:
+@functools.lru_cache(maxsize=50_000)
+def norm(words: frozenset[str]) -> float:
+    """Length of a word set's rarity-weighted vector (kept: an article meets many candidates)."""
     return math.sqrt(sum(word_weight(w) ** 2 for w in words))
 
 
