@@ -25,8 +25,8 @@ def _store(args: argparse.Namespace) -> Store:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from tidings.ingest.pipeline import bounded_lines, describe_tally, import_jsonl, report_progress
-    from tidings.jobs import Analyser, analyse_backlog
+    from tidings.ingest.pipeline import bounded_lines, describe_tally, report_progress
+    from tidings.usecases import analyse_pending, import_articles
 
     store = _store(args)
     if args.progress:
@@ -36,12 +36,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"cannot read {args.file}: {exc.strerror}") from None
     with fh:
-        report = import_jsonl(store, bounded_lines(fh))
+        report = import_articles(store, bounded_lines(fh))
     for number, message in report.errors:
         print(f"line {number}: skipped: {message}", file=sys.stderr)
     # the backlog too: a run stopped during analysis leaves stored articles waiting
     waiting = report.imported or report.updated or store.backlog(1)
-    analysed = analyse_backlog(store, Analyser.open(store)) if waiting else 0
+    analysed = analyse_pending(store) if waiting else 0
     print(f"imported {report.imported}, updated {report.updated}, unchanged {report.unchanged}, "
           f"skipped {len(report.errors)} bad line(s); analysed {analysed}")
     if report.adjusted:
@@ -67,19 +67,19 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 
 def cmd_sources_add(args: argparse.Namespace) -> int:
+    from tidings import usecases
     from tidings.ingest.fetch import Fetcher
-    from tidings.ingest.pipeline import add_source
     from tidings.jobs import fetch_settings_from_env
 
     store = _store(args)
 
-    async def run() -> dict[str, Any]:
+    async def run() -> tuple[dict[str, Any], bool]:
         async with Fetcher(fetch_settings_from_env()) as fetcher:
-            return await add_source(store, fetcher, args.url, section=args.section, name=args.name,
-                                    fulltext=args.fulltext)
+            return await usecases.add_source(store, fetcher, args.url, section=args.section, name=args.name,
+                                             fulltext=args.fulltext)
 
-    row = asyncio.run(run())
-    print(f"source {row['id']}: {row['name']} <{row['feed_url']}>")
+    row, new = asyncio.run(run())
+    print(f"source {row['id']}: {row['name']} <{row['feed_url']}>" + ("" if new else " (already there)"))
     return 0
 
 
@@ -91,13 +91,13 @@ def cmd_sources_list(args: argparse.Namespace) -> int:
 
 
 def cmd_sources_import(args: argparse.Namespace) -> int:
-    from tidings.ingest.pipeline import import_opml
+    from tidings.usecases import import_sources
 
     try:
         content = Path(args.file).read_bytes()
     except OSError as exc:
         raise UserError(f"cannot read {args.file}: {exc.strerror}") from None
-    added, existing = import_opml(_store(args), content)
+    added, existing = import_sources(_store(args), content)
     print(f"added {added} source(s), {existing} already present")
     return 0
 
@@ -114,30 +114,28 @@ def cmd_sources_export(args: argparse.Namespace) -> int:
 
 
 def cmd_sources_remove(args: argparse.Namespace) -> int:
-    store = _store(args)
-    if store.source(args.id) is None:
-        raise UserError(f"no source with id {args.id}")
-    store.remove_source(args.id)
+    from tidings.errors import NotFound
+    from tidings.usecases import remove_source
+
+    try:
+        remove_source(_store(args), args.id)
+    except NotFound:
+        raise UserError(f"no source with id {args.id}") from None
     print(f"removed source {args.id}")
     return 0
 
 
 def cmd_analyse(args: argparse.Namespace) -> int:
-    from tidings.jobs import Analyser, analyse_backlog
+    from tidings.usecases import analyse_pending
 
-    store = _store(args)
-    print(f"analysed {analyse_backlog(store, Analyser.open(store))} article(s)")
+    print(f"analysed {analyse_pending(_store(args))} article(s)")
     return 0
 
 
 def cmd_recluster(args: argparse.Namespace) -> int:
-    from tidings.clock import parse_iso
-    from tidings.jobs import Analyser, recluster
+    from tidings.usecases import recluster
 
-    if args.since is not None and parse_iso(args.since) is None:
-        raise UserError(f"--since {args.since!r} is not a date or time (e.g. 2026-12-01 or 2026-12-01T08:00:00Z)")
-    store = _store(args)
-    print(f"{recluster(store, Analyser.open(store), since=args.since)} article(s) changed story")
+    print(f"{recluster(_store(args), since=args.since)} article(s) changed story")
     return 0
 
 

@@ -194,7 +194,7 @@ def save_article(store: Store, article: ArticleIn, digest: str, *, recent: Recen
     "unchanged", or "foreign" when the URL is another source's article (which is left untouched: a source may
     update only its own articles). The row and its sections are committed together."""
     article = _clean_article(article, adjusted)
-    inside = store.db.in_transaction  # a caller's batch: it reports progress once that commits
+    inside = store.in_transaction  # a caller's batch: it reports progress once that commits
     with store.transaction():
         existing = _find(store, article, recent)
         if existing is not None and int(existing["source_id"]) != article.source_id:
@@ -222,7 +222,8 @@ def save_article(store: Store, article: ArticleIn, digest: str, *, recent: Recen
 
 async def add_source(store: Store, fetcher: Fetcher, url: str, *, section: str = "", name: str = "",
                      fulltext: str = "auto") -> dict[str, Any]:
-    """Add a feed by its URL, or by a site URL whose page links to its feed. Raises UserError if none is found."""
+    """Add a feed by its URL, or by a site URL whose page links to its feed. Raises UserError if none is found.
+    The fields are checked by ``usecases.add_source``, the way every caller adds a source."""
     url = url.strip()
     try:
         parts = urlparse(url)
@@ -230,8 +231,6 @@ async def add_source(store: Store, fetcher: Fetcher, url: str, *, section: str =
         raise UserError(f"not an http(s) URL: {url!r}") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UserError(f"not an http(s) URL: {url!r}")
-    if fulltext not in ("auto", "always", "never"):
-        raise UserError("fulltext must be auto, always or never")
     existing = store.source_by_feed_url(url)
     if existing:
         return existing

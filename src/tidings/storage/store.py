@@ -78,6 +78,11 @@ class Store:
             raise
         db.execute("COMMIT")
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside a transaction (a caller's batch of writes)."""
+        return bool(self.db.in_transaction)
+
     def data_version(self) -> int:
         """Changes whenever another connection (any thread or process) has committed since this thread's last
         look: the page cache's signal that what it holds may be out of date."""
@@ -176,6 +181,11 @@ class Store:
             ids = [r[0] for r in db.execute("SELECT id FROM articles WHERE source_id = ?", (source_id,))]
             db.executemany("DELETE FROM articles WHERE id = ?", [(i,) for i in ids])
             db.execute("DELETE FROM sources WHERE id = ?", (source_id,))
+
+    def stories_of_source(self, source_id: int) -> list[int]:
+        """The stories a source's articles are in."""
+        return [r["story_id"] for r in self._all(
+            "SELECT DISTINCT story_id FROM articles WHERE source_id = ? AND story_id IS NOT NULL", (source_id,))]
 
     def recent_publish_times(self, source_id: int, limit: int = 20) -> list[str]:
         rows = self._all(

@@ -13,24 +13,17 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from starlette.concurrency import run_in_threadpool
-
+from tidings import usecases
 from tidings.analysis.embeddings import Embedder, get_embedder
-from tidings.errors import UserError
 from tidings.ingest import pipeline
 from tidings.ingest.fetch import Fetcher
 from tidings.storage.store import Store
-from tidings.web.pages import NotFound, one_line
 
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 T = TypeVar("T")
 
-FULLTEXT_CHOICES = ("auto", "always", "never")
-MAX_NAME = 200
-MAX_SECTION = 100
-MAX_URL = 2000
 MAX_REPORTED_ERRORS = 100
 
 
@@ -82,11 +75,11 @@ class Analysis:
                 log.exception("analysis after a change failed")
 
     def _run_once(self) -> None:
-        from tidings.jobs import Analyser, analyse_backlog
+        from tidings.jobs import Analyser
 
         if self._embedder is None:
             self._embedder = get_embedder()
-        analyse_backlog(self.store, Analyser.open(self.store, self._embedder))
+        usecases.analyse_pending(self.store, Analyser.open(self.store, self._embedder))
         self.passes += 1
 
 
@@ -99,26 +92,6 @@ def _fetching(use_case: Callable[[Fetcher], Awaitable[T]]) -> T:
             return await use_case(fetcher)
 
     return asyncio.run(run())
-
-
-def _field(value: str, label: str, limit: int) -> str:
-    text = one_line(value)
-    if len(text) > limit:
-        raise UserError(f"{label} is too long (at most {limit} characters)")
-    return text
-
-
-def _fulltext(value: str) -> str:
-    if value not in FULLTEXT_CHOICES:
-        raise UserError("full text must be auto, always or never")
-    return value
-
-
-def _source(store: Store, source_id: int) -> Row:
-    row = store.source(source_id)
-    if row is None:
-        raise NotFound(f"There is no source {source_id}.")
-    return row
 
 
 # Actions that fetch over the network may take a minute; they get threads of their own so that the small pool
@@ -135,65 +108,34 @@ async def off_page_threads(func: Callable[..., T], *args: Any) -> T:
 
 async def add_source(store: Store, url: str, *, section: str = "", name: str = "", fulltext: str = "auto") -> Row:
     """Add a feed by feed URL or site URL (UserError when none is found there)."""
-    url = url.strip()
-    if not url or len(url) > MAX_URL:
-        raise UserError("give the address of a feed or of a news site")
-    section, name = _field(section, "section", MAX_SECTION), _field(name, "name", MAX_NAME)
-    fulltext = _fulltext(fulltext)
+    def use_case(fetcher: Fetcher) -> Awaitable[tuple[Row, bool]]:
+        return usecases.add_source(store, fetcher, url, section=section, name=name, fulltext=fulltext)
 
-    def use_case(fetcher: Fetcher) -> Awaitable[Row]:
-        return pipeline.add_source(store, fetcher, url, section=section, name=name, fulltext=fulltext)
-
-    return await off_page_threads(_fetching, use_case)
-
-
-def edit_source(store: Store, source_id: int, *, name: str | None = None, section: str | None = None,
-                fulltext: str | None = None) -> Row:
-    """Change a source's name, section and full-text setting; only the fields given change."""
-    _source(store, source_id)
-    fields: dict[str, str] = {}
-    if name is not None:
-        fields["name"] = _field(name, "name", MAX_NAME)
-        if not fields["name"]:
-            raise UserError("a source needs a name")
-    if section is not None:
-        fields["section"] = _field(section, "section", MAX_SECTION)
-    if fulltext is not None:
-        fields["fulltext"] = _fulltext(fulltext)
-    if not fields:
-        raise UserError("nothing to change: give a name, a section or a full-text setting")
-    store.update_source(source_id, **fields)
-    return _source(store, source_id)
-
-
-def remove_source(store: Store, source_id: int) -> Row:
-    """Remove a source and its articles; returns the row as it was."""
-    row = _source(store, source_id)
-    store.remove_source(source_id)
+    row, _ = await off_page_threads(_fetching, use_case)
     return row
+
+
+edit_source = usecases.edit_source
+remove_source = usecases.remove_source
 
 
 async def refresh_source(store: Store, source_id: int) -> pipeline.RefreshResult:
     """Poll one feed now, whether due or not."""
-    row = await run_in_threadpool(_source, store, source_id)
-    if not row.get("feed_url"):
-        raise UserError(f"“{row['name']}” holds imported articles and has no feed to poll")
-
     def use_case(fetcher: Fetcher) -> Awaitable[pipeline.RefreshResult]:
-        return pipeline.refresh_feed(store, fetcher, row)
+        return usecases.refresh_source(store, fetcher, source_id)
 
     return await off_page_threads(_fetching, use_case)
 
 
 def import_opml(store: Store, content: bytes) -> Row:
-    added, existing = pipeline.import_opml(store, content)
+    added, existing = usecases.import_sources(store, content)
     return {"added": added, "existing": existing}
 
 
 def import_jsonl(store: Store, content: bytes) -> Row:
     """Articles from JSON Lines; lines split on newlines only, as the command line reads a file."""
     text = content.decode("utf-8", errors="replace")
-    report = pipeline.import_jsonl(store, text.split("\n"))
+    report = usecases.import_articles(store, text.split("\n"))
     return {"imported": report.imported, "updated": report.updated, "unchanged": report.unchanged,
             "skipped": len(report.errors), "adjusted": report.adjusted,
             "errors": [{"line": n, "message": m} for n, m in report.errors[:MAX_REPORTED_ERRORS]]}

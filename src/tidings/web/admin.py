@@ -22,8 +22,9 @@ from starlette.datastructures import FormData, UploadFile
 
 from tidings.errors import UserError
 from tidings.storage.store import Store
+from tidings.usecases import FULLTEXT_CHOICES, MAX_NAME, MAX_SECTION, MAX_URL
 from tidings.web import actions
-from tidings.web.actions import FULLTEXT_CHOICES, Analysis
+from tidings.web.actions import Analysis
 from tidings.web.auth import (
     CSRF_FIELD,
     FailureLimiter,
@@ -62,10 +63,10 @@ NAME_PATTERN = "[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u2
 class SourceIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "examples": [{"url": "https://news.example.org/feed.xml", "section": "World", "fulltext": "auto"}]})
-    url: str = Field(min_length=1, max_length=actions.MAX_URL, description="a feed URL or a news site's URL",
+    url: str = Field(min_length=1, max_length=MAX_URL, description="a feed URL or a news site's URL",
                      json_schema_extra={"pattern": URL_PATTERN})
-    section: str = Field("", max_length=actions.MAX_SECTION)
-    name: str = Field("", max_length=actions.MAX_NAME, description="default: the feed's title")
+    section: str = Field("", max_length=MAX_SECTION)
+    name: str = Field("", max_length=MAX_NAME, description="default: the feed's title")
     fulltext: Fulltext = "auto"
 
     @field_validator("url")
@@ -92,9 +93,9 @@ class SourcePatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "minProperties": 1, "examples": [{"name": "Example News", "section": "World"}]})
-    name: Annotated[str, Field(min_length=1, max_length=actions.MAX_NAME)] | SkipJsonSchema[None] = Field(
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME)] | SkipJsonSchema[None] = Field(
         None, json_schema_extra=_name_schema)
-    section: Annotated[str, Field(max_length=actions.MAX_SECTION)] | SkipJsonSchema[None] = Field(
+    section: Annotated[str, Field(max_length=MAX_SECTION)] | SkipJsonSchema[None] = Field(
         None, json_schema_extra=_no_default)
     fulltext: Fulltext | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)
 

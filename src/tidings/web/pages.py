@@ -16,8 +16,10 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from tidings.clock import iso, parse_iso, utcnow
+from tidings.errors import NotFound
 from tidings.similarity.ranking import own_credit, rank_similar
 from tidings.storage.store import Store
+from tidings.text import one_line
 from tidings.web.redact import public_url, redacted_url, scrub
 
 Row = dict[str, Any]
@@ -41,10 +43,6 @@ API_STORIES_MAX = 100_000
 MEMBER_CHUNK = 500
 
 RELATION_LABELS = {"same_story": "Same story", "duplicate": "Copy of this report", "related": "Related"}
-
-
-class NotFound(LookupError):
-    """The request names an article, story, source, section or page that does not exist."""
 
 
 class StoryMoved(LookupError):
@@ -171,14 +169,6 @@ def lead_snippet(summary: str, text: str = "", max_chars: int = SNIPPET_CHARS) -
         if count >= 2 or end >= _LONG_FIRST_SENTENCE:
             break
     return flat[:chosen] if chosen else cut_at_word(flat, max_chars)
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
-
-
-def one_line(text: Any) -> str:
-    """A title or name on one clean line: control characters (feeds do carry them) and runs of space removed."""
-    return " ".join(_CONTROL.sub(" ", str(text or "")).split())
 
 
 def finite(value: Any) -> float | None:

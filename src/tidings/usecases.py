@@ -1,0 +1,129 @@
+"""What a person or a schedule can ask of Tidings, one function each: add, change, remove and refresh a source,
+import articles or sources, analyse what waits, settle the stories. Input is checked here, once, whoever calls:
+the command line, the web and the scheduler all come through these functions, and a bad value gets the same
+clear message everywhere (UserError, or NotFound for an id that names nothing)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from tidings.errors import NotFound, UserError
+from tidings.ingest import pipeline
+from tidings.text import one_line
+
+if TYPE_CHECKING:
+    from tidings.ingest.fetch import Fetcher
+    from tidings.jobs import Analyser
+    from tidings.storage.store import Store
+
+Row = dict[str, Any]
+
+FULLTEXT_CHOICES = ("auto", "always", "never")
+MAX_NAME = 200
+MAX_SECTION = 100
+MAX_URL = 2000
+
+def clean_field(value: str, label: str, limit: int) -> str:
+    text = one_line(value)
+    if len(text) > limit:
+        raise UserError(f"{label} is too long (at most {limit} characters)")
+    return text
+
+
+def check_fulltext(value: str) -> str:
+    if value not in FULLTEXT_CHOICES:
+        raise UserError("full text must be auto, always or never")
+    return value
+
+
+def source_or_error(store: Store, source_id: int) -> Row:
+    row = store.source(source_id)
+    if row is None:
+        raise NotFound(f"There is no source {source_id}.")
+    return row
+
+
+async def add_source(store: Store, fetcher: Fetcher, url: str, *, section: str = "", name: str = "",
+                     fulltext: str = "auto") -> tuple[Row, bool]:
+    """Add a feed by feed URL or site URL; returns the source and whether it is new (False: it was there)."""
+    url = url.strip()
+    if not url or len(url) > MAX_URL:
+        raise UserError(f"give the address of a feed or of a news site (at most {MAX_URL} characters)")
+    section, name = clean_field(section, "section", MAX_SECTION), clean_field(name, "name", MAX_NAME)
+    existing = store.source_by_feed_url(url)
+    if existing:
+        return existing, False
+    return await pipeline.add_source(store, fetcher, url, section=section, name=name,
+                                     fulltext=check_fulltext(fulltext)), True
+
+
+def edit_source(store: Store, source_id: int, *, name: str | None = None, section: str | None = None,
+                fulltext: str | None = None) -> Row:
+    """Change a source's name, section and full-text setting; only the fields given change."""
+    source_or_error(store, source_id)
+    fields: dict[str, str] = {}
+    if name is not None:
+        fields["name"] = clean_field(name, "name", MAX_NAME)
+        if not fields["name"]:
+            raise UserError("a source needs a name")
+    if section is not None:
+        fields["section"] = clean_field(section, "section", MAX_SECTION)
+    if fulltext is not None:
+        fields["fulltext"] = check_fulltext(fulltext)
+    if not fields:
+        raise UserError("nothing to change: give a name, a section or a full-text setting")
+    store.update_source(source_id, **fields)
+    return source_or_error(store, source_id)
+
+
+def remove_source(store: Store, source_id: int) -> Row:
+    """Remove a source and its articles; the stories they were in are told again from the members left (an
+    emptied story goes). Returns the source as it was."""
+    from tidings.linking.apply import refresh_story
+
+    row = source_or_error(store, source_id)
+    stories = store.stories_of_source(source_id)
+    with store.transaction():
+        store.remove_source(source_id)
+        for story_id in stories:
+            refresh_story(store, story_id)
+    return row
+
+
+async def refresh_source(store: Store, fetcher: Fetcher, source_id: int) -> pipeline.RefreshResult:
+    """Poll one feed now, whether due or not."""
+    row = source_or_error(store, source_id)
+    if not row.get("feed_url"):
+        raise UserError(f"“{row['name']}” holds imported articles and has no feed to poll")
+    return await pipeline.refresh_feed(store, fetcher, row)
+
+
+def import_sources(store: Store, opml: bytes) -> tuple[int, int]:
+    """Sources from an OPML document (categories become sections): (added, already there)."""
+    return pipeline.import_opml(store, opml)
+
+
+def import_articles(store: Store, lines: Iterable[str]) -> pipeline.ImportReport:
+    """Articles from JSON Lines; a line that cannot be stored is reported with its number, the rest go in."""
+    return pipeline.import_jsonl(store, lines)
+
+
+def analyse_pending(store: Store, analyser: Analyser | None = None) -> int:
+    """Embed, link and file into stories every article waiting for it; the stories then settle. Returns how
+    many were analysed."""
+    from tidings.jobs import Analyser, analyse_backlog
+
+    return analyse_backlog(store, analyser or Analyser.open(store))
+
+
+def recluster(store: Store, analyser: Analyser | None = None, *, since: str | None = None) -> int:
+    """Settle the stories of the articles from ``since`` on (ISO date or time; the most recent when None)
+    again; returns how many articles changed story."""
+    from tidings.clock import parse_iso
+    from tidings.jobs import Analyser
+    from tidings.jobs import recluster as settle
+
+    if since is not None and parse_iso(since) is None:
+        raise UserError(f"{since!r} is not a date or time (e.g. 2026-12-01 or 2026-12-01T08:00:00Z)")
+    return settle(store, analyser or Analyser.open(store), since=since)

@@ -1,0 +1,69 @@
+"""The use cases: checked once whoever calls them (command line or web), and what they leave behind."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from newsserver import FEED_TYPE, GOOD, NewsServer
+from tidings.analysis.embeddings import HashingEmbedder
+from tidings.cli import main
+from tidings.errors import NotFound, UserError
+from tidings.ingest.pipeline import import_jsonl
+from tidings.jobs import Analyser
+from tidings.usecases import analyse_pending, edit_source, remove_source
+
+LEAD = ("Floodwater from the swollen river forced the evacuation of 400 homes in Marlow on Tuesday after three days "
+        "of heavy rain, the Environment Agency said.")
+
+
+def _story_of_two_outlets(store) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+    import_jsonl(store, [
+        json.dumps({"url": "https://a.example/1", "source": "Alpha News", "title": "Thames floods Marlow",
+                    "summary": LEAD, "published": "2024-02-06T09:00:00Z"}),
+        json.dumps({"url": "https://b.example/1", "source": "Beta Post", "title": "Marlow evacuated as Thames rises",
+                    "summary": LEAD.replace("Tuesday", "Tuesday morning"), "published": "2024-02-06T10:00:00Z"}),
+    ])
+    analyse_pending(store, Analyser.open(store, HashingEmbedder()))
+    a, b = store.article_by_url("https://a.example/1"), store.article_by_url("https://b.example/1")
+    assert a and b and a["story_id"] == b["story_id"]
+    return a["source_id"], b["source_id"], a["story_id"]
+
+
+def test_removing_a_source_tells_its_stories_again_from_what_is_left(store) -> None:  # type: ignore[no-untyped-def]
+    alpha, beta, story = _story_of_two_outlets(store)
+    assert store.story(story)["size"] == 2  # type: ignore[index]
+    removed = remove_source(store, alpha)
+    assert removed["name"] == "Alpha News"
+    left = store.story(story)
+    assert left is not None and left["size"] == 1 and left["title"] == "Marlow evacuated as Thames rises"
+    remove_source(store, beta)
+    assert store.story(story) is None  # nothing left: the story goes too
+    with pytest.raises(NotFound):
+        remove_source(store, beta)
+
+
+def test_a_source_is_checked_the_same_way_on_every_path(store, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    alpha, _, _ = _story_of_two_outlets(store)
+    with pytest.raises(UserError, match="name is too long"):
+        edit_source(store, alpha, name="x" * 201)
+    with pytest.raises(UserError, match="full text must be auto, always or never"):
+        edit_source(store, alpha, fulltext="sometimes")
+    assert edit_source(store, alpha, name="Alpha\x07 News\n Desk")["name"] == "Alpha News Desk"
+    # The command line refuses what the web refuses, before it fetches anything.
+    db = str(tmp_path / "cli.db")
+    assert main(["--db", db, "sources", "add", "http://127.0.0.1:9/feed.xml", "--name", "x" * 201]) == 2  # bad input
+    assert "name is too long" in capsys.readouterr().err
+
+
+def test_adding_a_feed_twice_says_it_was_there(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    with NewsServer() as server:
+        url = server.add("/feed.xml", GOOD, FEED_TYPE)
+        db = str(tmp_path / "t.db")
+        assert main(["--db", db, "sources", "add", url]) == 0
+        first = capsys.readouterr().out
+        assert main(["--db", db, "sources", "add", url]) == 0
+        again = capsys.readouterr().out
+    assert "already there" not in first and "already there" in again
+    assert first.split(":")[0] == again.split(":")[0]  # the same source id
