@@ -53,6 +53,7 @@ class Analyser:
     evidence_cache: OrderedDict[int, Evidence] = field(default_factory=OrderedDict)
 
     unsettled_since: str | None = None  # earliest time among articles analysed since the stories last settled
+    seen_seq: int = 0  # the last analysis (by any process) this index has taken in
 
     def note_unsettled(self, when: str | None) -> None:
         if when and (self.unsettled_since is None or when < self.unsettled_since):
@@ -64,10 +65,24 @@ class Analyser:
         if len(self.evidence_cache) > EVIDENCE_CACHE:
             self.evidence_cache.popitem(last=False)
 
+    def catch_up(self, store: Store) -> None:
+        """Take in what every analyser (this process or another) has analysed since this index last looked: new
+        vectors added, facts (story, copy group) as stored now."""
+        while rows := store.analysed_after(self.seen_seq, self.embedder.name):
+            new = [r for r in rows if self.index.get(r["article_id"]) is None]
+            for r in rows:
+                if self.index.get(r["article_id"]) is not None:
+                    self.index.set_facts(_facts(r))
+            if new:
+                self.index.add_many([_facts(r) for r in new],
+                                    np.stack([np.frombuffer(r["vector"], dtype=np.float32) for r in new]))
+            self.seen_seq = int(rows[-1]["analysed_seq"])
+
     @classmethod
     def open(cls, store: Store, embedder: Embedder | None = None) -> Analyser:
         """Load the saved index and catch it up with the store (new vectors added, removed ones dropped)."""
         emb = embedder or get_embedder()
+        seen = store.last_analysed_seq()  # read first: what is analysed while the index loads is caught up later
         path = store.index_path(emb.name)
         index = VectorIndex.load(path, emb.dim) if path else VectorIndex(emb.dim)
         have = index.graph_keys()
@@ -85,7 +100,7 @@ class Analyser:
             raw = store.vectors([i.id for i in chunk], emb.name)
             index.add_many(chunk, np.stack([np.frombuffer(raw[i.id], dtype=np.float32) for i in chunk]))
         index.remove_missing(keep)
-        return cls(emb, index, index_path=path)
+        return cls(emb, index, index_path=path, seen_seq=seen)
 
     def save(self) -> None:
         if self.index_path is not None and self.index.changed:
@@ -105,37 +120,50 @@ def evidence(title: str, text: str, published: float | None = None, fp: Fingerpr
 
 def analyse_backlog(store: Store, analyser: Analyser, *, batch: int = BATCH, whole_batches: bool = False,
                     settle: bool | None = None) -> int:
-    """Analyse every article waiting in the backlog (with ``whole_batches``, only while a whole batch is
-    waiting: the model is faster on full batches); returns how many were analysed. With ``settle`` (the default
-    unless ``whole_batches``) the stories of every article analysed since the last settling are re-clustered
-    once at the end."""
+    """Analyse the articles waiting in the backlog (with ``whole_batches``, only while a whole batch is
+    waiting: the model is faster on full batches); returns how many were analysed. Each batch is claimed first,
+    so several analysers (processes) share one backlog and none does an article another is doing. With
+    ``settle`` (the default unless ``whole_batches``) the stories of every article analysed since the last
+    settling are re-clustered once at the end."""
     done = 0
-    while (rows := store.backlog(batch)) and (len(rows) == batch or not whole_batches):
-        analyser.note_unsettled(min(r["published_at"] or r["fetched_at"] or "" for r in rows))
-        vectors = analyser.embedder.embed([embedding_text(r["title"], r["summary"], r["text"]) for r in rows])
-        items = [_indexed(r) for r in rows]
-        evs = [evidence(r["title"], r["text"] or r["summary"], i.published, fingerprint(r["text"]))
-               for r, i in zip(rows, items, strict=True)]
-        store.save_embeddings(analyser.embedder.name,
-                              [(r["id"], v.astype(np.float32).tobytes()) for r, v in zip(rows, vectors, strict=True)])
-        store.save_fingerprints([(i.id, e.fingerprint.signature, e.fingerprint.shingles, *_kept(e))
-                                 for i, e in zip(items, evs, strict=True)])
-        # The batch joins the index and is searched in one call on every core; each article is still linked
-        # only to those analysed before it, as if they had come one by one.
-        analyser.index.add_many(items, vectors)
-        found = analyser.index.nearest_many(vectors, CANDIDATES, exclude_outlets=[i.outlet for i in items])
-        pending = {i.id for i in items}
-        with store.transaction():  # one commit per batch: readers go on (WAL), the batch lands whole
-            for row, item, ev, near in zip(rows, items, evs, found, strict=True):
-                pending.discard(item.id)
-                _link(store, analyser, row, item, ev, [(o, c) for o, c in near if o not in pending and o != item.id])
-            store.mark_analysed(i.id for i in items)
+    while not whole_batches or store.backlog_size(batch) >= batch:
+        stamp, rows = store.claim_backlog(batch)
+        if not rows:
+            break
+        try:
+            _analyse_batch(store, analyser, rows, stamp)
+        except BaseException:
+            store.release_claims([r["id"] for r in rows], stamp)  # for the next analyser, at once
+            raise
         done += len(rows)
     if (not whole_batches if settle is None else settle) and analyser.unsettled_since is not None:
         recluster(store, analyser, since=analyser.unsettled_since)
         analyser.unsettled_since = None
     analyser.save()
     return done
+
+
+def _analyse_batch(store: Store, analyser: Analyser, rows: list[dict[str, Any]], stamp: str) -> None:
+    analyser.catch_up(store)
+    analyser.note_unsettled(min(r["published_at"] or r["fetched_at"] or "" for r in rows))
+    vectors = analyser.embedder.embed([embedding_text(r["title"], r["summary"], r["text"]) for r in rows])
+    items = [_indexed(r) for r in rows]
+    evs = [evidence(r["title"], r["text"] or r["summary"], i.published, fingerprint(r["text"]))
+           for r, i in zip(rows, items, strict=True)]
+    store.save_embeddings(analyser.embedder.name,
+                          [(r["id"], v.astype(np.float32).tobytes()) for r, v in zip(rows, vectors, strict=True)])
+    store.save_fingerprints([(i.id, e.fingerprint.signature, e.fingerprint.shingles, *_kept(e))
+                             for i, e in zip(items, evs, strict=True)])
+    # The batch joins the index and is searched in one call on every core; each article is still linked
+    # only to those analysed before it, as if they had come one by one.
+    analyser.index.add_many(items, vectors)
+    found = analyser.index.nearest_many(vectors, CANDIDATES, exclude_outlets=[i.outlet for i in items])
+    pending = {i.id for i in items}
+    with store.transaction():  # one commit per batch: readers go on (WAL), the batch lands whole
+        for row, item, ev, near in zip(rows, items, evs, found, strict=True):
+            pending.discard(item.id)
+            _link(store, analyser, row, item, ev, [(o, c) for o, c in near if o not in pending and o != item.id])
+        store.mark_analysed((i.id for i in items), stamp)
 
 
 def _indexed(row: dict[str, Any]) -> Indexed:
@@ -146,7 +174,7 @@ def _link(store: Store, analyser: Analyser, row: dict[str, Any], item: Indexed, 
           near_ids: list[tuple[int, float]]) -> None:
     """Gather the evidence on one article's nearest others, let the linker plan, and write the plan."""
     analyser.remember(item.id, mine)
-    found = [(o, c) for i, c in near_ids if (o := analyser.index.get(i)) is not None]  # facts as they are now
+    found = _as_stored(store, analyser, near_ids)
     theirs = _candidate_evidence(store, analyser, [o for o, _ in found])
     near = [(o, c, replace(theirs[o.id], published=o.published)) for o, c in found if o.id in theirs]
     copied = _copies(store, row["title"], row["text"] or row["summary"], mine.fingerprint, near)
@@ -155,6 +183,23 @@ def _link(store: Store, analyser: Analyser, row: dict[str, Any], item: Indexed, 
                                if c.item.story_id is not None and c.item.story_id != row["story_id"]])
     plan = plan_links(item, mine, candidates, sizes, t=analyser.thresholds)
     apply_links(store, analyser.index, row, item, plan)
+
+
+def _as_stored(store: Store, analyser: Analyser, near_ids: list[tuple[int, float]]) -> list[tuple[Indexed, float]]:
+    """The candidates with their facts as stored now (another process may have moved them to another story or
+    copy group since this index last looked); the index takes them too."""
+    facts = store.index_facts([i for i, _ in near_ids])
+    found = []
+    for article_id, cosine in near_ids:
+        if (f := facts.get(article_id)) is not None:  # gone: removed with its source meanwhile
+            item = _facts(f)
+            analyser.index.set_facts(item)
+            found.append((item, cosine))
+    return found
+
+
+def _facts(row: dict[str, Any]) -> Indexed:
+    return Indexed(row["article_id"], row["outlet"], _epoch(row["published_at"]), row["story_id"], row["copy_group"])
 
 
 def _kept(ev: Evidence) -> tuple[str, str]:

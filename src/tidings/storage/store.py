@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,10 @@ from tidings.models import ArticleIn, Neighbour
 from tidings.storage.schema import MIGRATIONS
 
 Row = dict[str, Any]
+
+BACKLOG_COLUMNS = ("a.id, a.title, a.summary, a.text, a.published_at, a.fetched_at, a.story_id, a.copy_group,"
+                   " s.outlet")
+CLAIM_LEASE = 600.0  # seconds an analyser may hold a claim before others take the articles again
 
 SOURCE_FIELDS = {
     "site_url", "name", "outlet", "section", "fulltext", "needs_fulltext", "etag", "last_modified",
@@ -233,7 +238,8 @@ class Store:
             db.execute(
                 "UPDATE articles SET title = ?, summary = ?, text = ?, author = ?,"
                 " published_at = COALESCE(?, published_at), updated_at = ?, language = ?, image_url = ?,"
-                " site_name = ?, canonical_url = ?, extraction_error = ?, content_hash = ?, analysed = 0"
+                " site_name = ?, canonical_url = ?, extraction_error = ?, content_hash = ?, analysed = 0,"
+                " claimed_at = NULL"
                 " WHERE id = ?",
                 (a.title, a.summary, a.text, a.author, iso(a.published), iso(utcnow()), a.language,
                  a.image_url, a.site_name, a.canonical_url, a.extraction_error, content_hash, article_id),
@@ -325,19 +331,69 @@ class Store:
     # -- analysis backlog and derived data ------------------------------------------------------------
 
     def backlog(self, limit: int = 256) -> list[Row]:
-        return self._all(
-            "SELECT a.id, a.title, a.summary, a.text, a.published_at, a.fetched_at, a.story_id, a.copy_group, s.outlet"
-            " FROM articles a JOIN sources s ON s.id = a.source_id WHERE a.analysed = 0 ORDER BY a.id LIMIT ?",
-            (limit,))
+        """Articles waiting for analysis, claimed or not (to look at; analysers take theirs with ``claim_backlog``)."""
+        return self._all(f"SELECT {BACKLOG_COLUMNS} FROM articles a JOIN sources s ON s.id = a.source_id"
+                         " WHERE a.analysed = 0 ORDER BY a.id LIMIT ?", (limit,))
 
-    def backlog_size(self, limit: int) -> int:
-        """How many articles wait for analysis, counted up to ``limit`` (the rows themselves are not read)."""
-        row = self._one("SELECT COUNT(*) AS n FROM (SELECT 1 FROM articles WHERE analysed = 0 LIMIT ?)", (limit,))
+    def claim_backlog(self, limit: int, *, lease: float = CLAIM_LEASE) -> tuple[str, list[Row]]:
+        """Take up to ``limit`` waiting articles for one analyser: others skip them until ``mark_analysed`` or
+        ``release_claims`` (or until the claim is ``lease`` seconds old: its analyser died). Returns the claim's
+        stamp, which the analyser hands back with them."""
+        now = datetime.now(UTC)  # to the microsecond: claims made within one second stay apart
+        stamp = _stamp(now)
+        with self.transaction() as db:
+            rows = self._all(f"SELECT {BACKLOG_COLUMNS} FROM articles a JOIN sources s ON s.id = a.source_id"
+                             " WHERE a.analysed = 0 AND (a.claimed_at IS NULL OR a.claimed_at < ?)"
+                             " ORDER BY a.id LIMIT ?", (_stamp(now - timedelta(seconds=lease)), limit))
+            db.executemany("UPDATE articles SET claimed_at = ? WHERE id = ?", [(stamp, r["id"]) for r in rows])
+        return stamp, rows
+
+    def release_claims(self, ids: Iterable[int], stamp: str) -> None:
+        """Give claimed articles back to the backlog (the analysis failed), unless someone else holds them now."""
+        with self.transaction() as db:
+            db.executemany("UPDATE articles SET claimed_at = NULL WHERE id = ? AND claimed_at = ?",
+                           [(i, stamp) for i in ids])
+
+    def backlog_size(self, limit: int, *, lease: float = CLAIM_LEASE) -> int:
+        """How many articles wait for an analyser (claimed ones left out), counted up to ``limit``."""
+        row = self._one("SELECT COUNT(*) AS n FROM (SELECT 1 FROM articles WHERE analysed = 0"
+                        " AND (claimed_at IS NULL OR claimed_at < ?) LIMIT ?)",
+                        (_stamp(datetime.now(UTC) - timedelta(seconds=lease)), limit))
         return int(row["n"]) if row else 0
 
-    def mark_analysed(self, ids: Iterable[int]) -> None:
+    def mark_analysed(self, ids: Iterable[int], stamp: str | None = None) -> None:
+        """Analysed, numbered in the order analyses end. With the claim's ``stamp``, an article changed (and so
+        given back to the backlog) or claimed by another since is left waiting."""
         with self.transaction() as db:
-            db.executemany("UPDATE articles SET analysed = 1 WHERE id = ?", [(i,) for i in ids])
+            row = db.execute("SELECT COALESCE(MAX(analysed_seq), 0) FROM articles").fetchone()
+            seq = int(row[0])
+            done = [(seq + k, i) for k, i in enumerate(ids, start=1)]
+            sql = "UPDATE articles SET analysed = 1, claimed_at = NULL, analysed_seq = ? WHERE id = ?"
+            if stamp is None:
+                db.executemany(sql, done)
+            else:
+                db.executemany(sql + " AND claimed_at = ?", [(*d, stamp) for d in done])
+
+    def analysed_after(self, seq: int, model: str, limit: int = 2048) -> list[Row]:
+        """Articles analysed (by any process) after ``seq``, in that order, with their index facts and vector."""
+        return self._all(
+            "SELECT a.id AS article_id, a.analysed_seq, a.published_at, a.story_id, a.copy_group, s.outlet, e.vector"
+            " FROM articles a JOIN sources s ON s.id = a.source_id JOIN embeddings e ON e.article_id = a.id"
+            " AND e.model = ? WHERE a.analysed_seq > ? ORDER BY a.analysed_seq LIMIT ?", (model, seq, limit))
+
+    def last_analysed_seq(self) -> int:
+        row = self._one("SELECT COALESCE(MAX(analysed_seq), 0) AS n FROM articles")
+        return int(row["n"]) if row else 0
+
+    def index_facts(self, ids: list[int]) -> dict[int, Row]:
+        """The facts the linker relies on for a few articles (story, copy group, outlet, time), as stored now."""
+        out: dict[int, Row] = {}
+        for chunk in _chunks(ids, 900):
+            marks = ",".join("?" * len(chunk))
+            out.update((r["article_id"], r) for r in self._all(
+                "SELECT a.id AS article_id, a.published_at, a.story_id, a.copy_group, s.outlet FROM articles a"
+                f" JOIN sources s ON s.id = a.source_id WHERE a.id IN ({marks})", chunk))
+        return out
 
     def save_embeddings(self, model: str, rows: Iterable[tuple[int, bytes]]) -> None:
         with self.transaction() as db:
@@ -618,3 +674,8 @@ class Store:
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def _stamp(when: datetime) -> str:
+    """A claim's time to the microsecond (ISO, UTC): claims compare as text."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
