@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tidings.analysis.embeddings import HashingEmbedder
+from tidings.config import index_path
 from tidings.ingest.pipeline import import_jsonl
 from tidings.jobs import Analyser, analyse_backlog
 from tidings.similarity import index as index_module
@@ -57,7 +58,7 @@ def test_the_saved_index_is_caught_up_with_the_store(tmp_path: Path) -> None:
     import_jsonl(store, _lines(30))
     first = Analyser.open(store, HashingEmbedder())
     analyse_backlog(store, first)
-    path = store.index_path(HashingEmbedder.name)
+    path = index_path(store.path, HashingEmbedder.name)
     assert path is not None and path.exists()
     # Another process adds articles; a later open loads the file and adds only what is missing.
     import_jsonl(store, _lines(10, start=30))
@@ -69,3 +70,23 @@ def test_the_saved_index_is_caught_up_with_the_store(tmp_path: Path) -> None:
     # A damaged file is only a cache: the index is rebuilt from the store.
     path.write_bytes(b"not an index")
     assert len(Analyser.open(store, HashingEmbedder()).index) == 26
+
+
+def test_the_data_folder_comes_from_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tidings.storage.store import Store
+    from tidings.web.auth import load_admin_secret
+
+    db, elsewhere = tmp_path / "db" / "t.db", tmp_path / "data"
+    db.parent.mkdir()
+    monkeypatch.delenv("TIDINGS_ADMIN_SECRET", raising=False)
+    monkeypatch.setenv("TIDINGS_DATA_DIR", str(elsewhere))
+    store = Store(db)
+    import_jsonl(store, [json.dumps({"url": "https://a.example/1", "source": "A", "title": "Bridge reopens",
+                                     "text": "The bridge reopened to traffic on Monday. " * 10})])
+    analyse_backlog(store, Analyser.open(store, HashingEmbedder()))
+    secret = load_admin_secret(db)
+    assert (elsewhere / "t.db.hashing-512.usearch").exists() and secret.where == str(elsewhere / "admin-secret")
+    assert sorted(p.name for p in db.parent.iterdir() if not p.name.startswith("t.db")) == []  # nothing beside it
+    monkeypatch.delenv("TIDINGS_DATA_DIR")
+    assert index_path(db, "hashing-512") == db.parent / "t.db.hashing-512.usearch"  # the default: beside it
+    assert index_path(":memory:", "hashing-512") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +16,37 @@ def default_db_path() -> Path:
     return base / "tidings" / "tidings.db"
 
 
-def admin_secret_path(db_path: str | Path) -> Path:
-    """Where the admin secret lives: a file beside the database, so each database has its own."""
-    return Path(db_path).expanduser().resolve().parent / "admin-secret"
+DATA_DIR_ENV = "TIDINGS_DATA_DIR"
+
+
+def data_dir(db: str | Path) -> Path | None:
+    """The folder of Tidings' own files (admin secret, vector indexes): TIDINGS_DATA_DIR, else the database
+    file's folder; None where there is neither (a database in memory or on a server, with no TIDINGS_DATA_DIR)."""
+    if os.environ.get(DATA_DIR_ENV, "").strip():
+        return Path(os.environ[DATA_DIR_ENV].strip()).expanduser().resolve()
+    text = str(db)
+    if text == ":memory:" or "://" in text:
+        return None
+    return Path(text).expanduser().resolve().parent
+
+
+def admin_secret_path(db: str | Path) -> Path:
+    """Where the admin secret lives: a file in the data folder, so each database has its own."""
+    folder = data_dir(db)
+    if folder is None:
+        raise ValueError(f"no folder for the admin secret of {db}: set {DATA_DIR_ENV}")
+    return folder / "admin-secret"
+
+
+def index_path(db: str | Path, model: str) -> Path | None:
+    """Where the vector index of ``model`` is kept in the data folder (None: kept in memory only)."""
+    folder = data_dir(db)
+    if folder is None:
+        return None
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", model).strip("-").lower()
+    text = str(db)
+    prefix = "" if text == ":memory:" or "://" in text else Path(text).name + "."  # one database's own files
+    return folder / f"{prefix}{slug}.usearch"
 
 
 def env_flag(name: str) -> bool:

@@ -21,7 +21,7 @@ import numpy as np
 from tidings.analysis.embeddings import Embedder, embedding_text, get_embedder
 from tidings.analysis.terms import key_terms
 from tidings.clock import iso, parse_iso, utcnow
-from tidings.config import PollSettings, env_float
+from tidings.config import PollSettings, env_float, index_path
 from tidings.ingest.fetch import Fetcher, FetchSettings, allow_private_from_env
 from tidings.ingest.pipeline import RefreshResult, Tally, describe_tally, refresh_sources, tally
 from tidings.linking.apply import apply_links, apply_stories
@@ -83,7 +83,7 @@ class Analyser:
         """Load the saved index and catch it up with the store (new vectors added, removed ones dropped)."""
         emb = embedder or get_embedder()
         seen = store.last_analysed_seq()  # read first: what is analysed while the index loads is caught up later
-        path = store.index_path(emb.name)
+        path = index_path(store.path, emb.name)
         index = VectorIndex.load(path, emb.dim) if path else VectorIndex(emb.dim)
         have = index.graph_keys()
         keep: set[int] = set()
@@ -104,6 +104,7 @@ class Analyser:
 
     def save(self) -> None:
         if self.index_path is not None and self.index.changed:
+            self.index_path.parent.mkdir(parents=True, exist_ok=True)  # a data folder of its own may be new
             self.index.save(self.index_path)
 
 

@@ -400,12 +400,6 @@ class Store:
             db.executemany("INSERT OR REPLACE INTO embeddings (article_id, model, vector) VALUES (?, ?, ?)",
                            [(i, model, v) for i, v in rows])
 
-    def index_path(self, model: str) -> Path | None:
-        """Where the vector index of ``model`` is kept beside the database (None for an in-memory store)."""
-        if self.path == ":memory:":
-            return None
-        return Path(f"{self.path}.{re.sub(r'[^A-Za-z0-9]+', '-', model).strip('-').lower()}.usearch")
-
     def iter_index_facts(self, model: str) -> Iterator[sqlite3.Row]:
         """Per embedded article, the facts the similarity index filters on, in id order."""
         return iter(self.db.execute(
