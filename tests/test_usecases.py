@@ -67,3 +67,17 @@ def test_adding_a_feed_twice_says_it_was_there(tmp_path, capsys) -> None:  # typ
         again = capsys.readouterr().out
     assert "already there" not in first and "already there" in again
     assert first.split(":")[0] == again.split(":")[0]  # the same source id
+
+
+def test_an_article_is_found_by_the_url_as_people_paste_it(store) -> None:  # type: ignore[no-untyped-def]
+    from tidings.web.pages import NotFound as PageNotFound
+    from tidings.web.pages import api_similar
+
+    import_jsonl(store, [json.dumps({"url": "https://news.example/world/floods?id=7", "source": "Alpha News",
+                                     "title": "Thames floods Marlow", "summary": LEAD})])
+    for pasted in ("https://news.example/world/floods?id=7&utm_source=twitter#comments",
+                   "HTTPS://NEWS.Example/world/floods?id=7", "http://news.example/world/floods?id=7",
+                   "https://news.example/world/floods/?id=7", " https://news.example/world/floods?id=7 "):
+        assert api_similar(store, pasted)["article"]["url"] == "https://news.example/world/floods?id=7", pasted
+    with pytest.raises(PageNotFound):
+        api_similar(store, "https://news.example/world/floods?id=8")  # another query is another page

@@ -57,6 +57,22 @@ def canonical_url(url: str) -> str:
         return raw
 
 
+def url_variants(url: str) -> list[str]:
+    """What a pasted URL may be stored as, most literal first: as given, in comparable form (no tracking, no
+    fragment, host in lower case), and that with the other scheme and with or without a trailing slash."""
+    raw = (url or "").strip()
+    base = canonical_url(raw)
+    out = [raw, base]
+    parts = urlsplit(base)
+    if parts.scheme in _DEFAULT_PORTS and parts.netloc:
+        path = parts.path
+        paths = [path] + ([path.rstrip("/")] if len(path) > 1 and path.endswith("/") else
+                          [path + "/"] if not path.endswith("/") else [])
+        for scheme in (parts.scheme, "https" if parts.scheme == "http" else "http"):
+            out += [urlunsplit((scheme, parts.netloc, p, parts.query, "")) for p in paths]
+    return list(dict.fromkeys(u for u in out if u))
+
+
 # Elements whose content never reads as text, and elements that start a new line.
 _SKIP_TAGS = frozenset(
     {"script", "style", "noscript", "template", "head", "title", "svg", "math", "iframe", "object"}

@@ -267,6 +267,18 @@ class Store:
             row = self._one("SELECT id FROM articles WHERE canonical_url = ? ORDER BY id LIMIT 1", (url,))
         return self.article(int(row["id"])) if row else None
 
+    def article_by_urls(self, urls: list[str]) -> Row | None:
+        """The article stored at the first of ``urls`` that names one (as its URL, else its canonical URL)."""
+        if not urls:
+            return None
+        marks = ",".join("?" * len(urls))
+        rows = self._all(f"SELECT id, url, canonical_url FROM articles WHERE url IN ({marks})"
+                         f" OR canonical_url IN ({marks}) ORDER BY id", (*urls, *urls))
+        rank = {u: k for k, u in reversed(list(enumerate(urls)))}
+        best = min(rows, key=lambda r: min(rank.get(r["url"], len(urls)), rank.get(r["canonical_url"], len(urls))),
+                   default=None)  # rows are in id order: the first stored wins a tie
+        return self.article(int(best["id"])) if best else None
+
     def articles_by_ids(self, ids: list[int], *, with_text: bool = False) -> list[Row]:
         if not ids:
             return []

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from tidings.clock import iso, parse_iso, utcnow
 from tidings.errors import NotFound
+from tidings.ingest.normalize import url_variants
 from tidings.similarity.ranking import own_credit, rank_similar
 from tidings.storage.store import Store
 from tidings.text import one_line
@@ -576,7 +577,7 @@ def _contract_item(row: Row, carried: list[Row]) -> Row:
 def api_similar(store: Store, url: str, limit: int = API_SIMILAR_DEFAULT) -> Row:
     """Similar News of the article at ``url``: other outlets only, best first, each copy group one item that
     names the other outlets that carried it."""
-    row = store.article_by_url(url)
+    row = store.article_by_urls(url_variants(url))  # as people paste it: tracking, fragment, scheme, case
     if row is None:
         raise NotFound(f"no article with url {cut_at_word(url, 200)!r}")
     limit = max(1, min(limit, API_SIMILAR_MAX))
