@@ -20,15 +20,17 @@ from tidings.storage.store import Store
 log = logging.getLogger("tidings")
 
 
-def _store(args: argparse.Namespace) -> Store:
-    return Store(Path(args.db).expanduser() if args.db else default_db_path())
+def _store(args: argparse.Namespace, *, create: bool = False) -> Store:
+    """The database named by --db (or its default); only commands that store something may create it, so a
+    typo in a command that only reads creates nothing."""
+    return Store.open(Path(args.db).expanduser() if args.db else default_db_path(), create=create)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     from tidings.ingest.pipeline import bounded_lines, describe_tally, report_progress
     from tidings.usecases import analyse_pending, import_articles
 
-    store = _store(args)
+    store = _store(args, create=True)
     if args.progress:
         report_progress(sys.stdout)
     try:
@@ -53,7 +55,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
     from tidings.ingest.pipeline import describe_tally, report_progress
     from tidings.jobs import poll
 
-    store = _store(args)
+    store = _store(args, create=True)
     if args.progress:
         report_progress(sys.stdout)
     report = poll(store, include_all=args.all)
@@ -71,7 +73,7 @@ def cmd_sources_add(args: argparse.Namespace) -> int:
     from tidings.ingest.fetch import Fetcher
     from tidings.jobs import fetch_settings_from_env
 
-    store = _store(args)
+    store = _store(args, create=True)
 
     async def run() -> tuple[dict[str, Any], bool]:
         async with Fetcher(fetch_settings_from_env()) as fetcher:
@@ -84,7 +86,10 @@ def cmd_sources_add(args: argparse.Namespace) -> int:
 
 
 def cmd_sources_list(args: argparse.Namespace) -> int:
-    for s in _store(args).sources():
+    sources = _store(args).sources()
+    if not sources:
+        print("no sources yet: add one with `tidings sources add URL` or `tidings sources import FILE.opml`")
+    for s in sources:
         status = s["last_error"] or (f"HTTP {s['last_status']}" if s["last_status"] else "not polled yet")
         print(f"{s['id']:>4}  {s['name'][:40]:<40}  {s['section'][:16]:<16}  {s['article_count']:>6}  {status}")
     return 0
@@ -97,7 +102,7 @@ def cmd_sources_import(args: argparse.Namespace) -> int:
         content = Path(args.file).read_bytes()
     except OSError as exc:
         raise UserError(f"cannot read {args.file}: {exc.strerror}") from None
-    added, existing = import_sources(_store(args), content)
+    added, existing = import_sources(_store(args, create=True), content)
     print(f"added {added} source(s), {existing} already present")
     return 0
 
@@ -107,7 +112,10 @@ def cmd_sources_export(args: argparse.Namespace) -> int:
 
     text = export_opml(_store(args))
     if args.file:
-        Path(args.file).write_text(text, encoding="utf-8")
+        try:
+            Path(args.file).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot write {args.file}: {exc.strerror}") from None
     else:
         sys.stdout.write(text)
     return 0
@@ -187,7 +195,7 @@ def serve_app(store: Store, host: str, port: int, *, analyse: bool = True) -> No
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    store = _store(args)
+    store = _store(args, create=True)
     print(f"Tidings on http://{args.host}:{args.port}/ (database {store.path})", flush=True)
     serve_app(store, args.host, args.port)
     return 0
@@ -196,7 +204,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_admin_token(args: argparse.Namespace) -> int:
     from tidings.web.auth import load_admin_secret
 
-    print(load_admin_secret(_store(args).path).value)
+    # The secret lives in the data folder, not in the database: no database is opened (or made) for it.
+    print(load_admin_secret(Path(args.db).expanduser() if args.db else default_db_path()).value)
     return 0
 
 
@@ -204,7 +213,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tidings.ingest.pipeline import import_opml
     from tidings.jobs import run_scheduler
 
-    store = _store(args)
+    store = _store(args, create=True)
     if not store.sources():
         opml = resources.files("tidings").joinpath("data/default-sources.opml").read_bytes()
         added, _ = import_opml(store, opml)
@@ -292,7 +301,18 @@ def build_parser() -> argparse.ArgumentParser:
     s = src.add_parser("remove", help="remove a source and its articles")
     s.add_argument("id", type=int)
     s.set_defaults(func=cmd_sources_remove)
+    for leaf in _leaves(sub):  # --db and -v work after the command too ("tidings sources list --db x.db")
+        leaf.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        leaf.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
+
+
+def _leaves(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> list[argparse.ArgumentParser]:
+    out: list[argparse.ArgumentParser] = []
+    for parser in sub.choices.values():
+        nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        out += _leaves(nested[0]) if nested else [parser]
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -306,3 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # one line, not a traceback; -v shows where it came from
+        if args.verbose:
+            raise
+        print(f"tidings: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
+        return 1

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tidings.clock import iso, utcnow
+from tidings.errors import UserError
 from tidings.models import ArticleIn, Neighbour
 from tidings.storage.schema import MIGRATIONS
 
@@ -52,6 +53,25 @@ class Store:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.migrate()
+
+    @classmethod
+    def open(cls, path: str | Path, *, create: bool = True) -> Store:
+        """The store at ``path``, with a clear UserError instead of SQLite's when it cannot be used: a folder
+        given for the file, a file that is no database, a folder that cannot be written, or (``create`` False,
+        for commands that only read) no database there yet."""
+        p = Path(path).expanduser()
+        if p.is_dir():
+            raise UserError(f"{p} is a folder: give the database file in it, e.g. {p / 'tidings.db'}")
+        if not create and not p.exists():
+            raise UserError(f"there is no database at {p} (`tidings sources add URL` or `tidings run` makes one)")
+        try:
+            return cls(p)
+        except sqlite3.DatabaseError as exc:
+            if "not a database" in str(exc):
+                raise UserError(f"{p} is not a Tidings database (not an SQLite file)") from None
+            raise UserError(f"cannot use the database {p}: {exc} (can its folder be written?)") from None
+        except OSError as exc:
+            raise UserError(f"cannot make the database folder {p.parent}: {exc.strerror}") from None
 
     # -- connection and transactions -------------------------------------------------------------------
 
