@@ -47,3 +47,21 @@ def test_an_empty_list_says_so_and_an_export_to_nowhere_is_refused(tmp_path: Pat
     assert main(["--db", db, "sources", "list"]) == 0
     assert "no sources yet" in capsys.readouterr().out
     _fails(capsys, "--db", db, "sources", "export", str(tmp_path / "no" / "dir" / "x.opml"), says="cannot write")
+
+
+def test_every_argument_has_help_and_import_lists_its_fields(capsys) -> None:  # type: ignore[no-untyped-def]
+    import argparse
+
+    from tidings.cli import _leaves, build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for leaf in _leaves(sub):
+        for action in leaf._actions:
+            if action.help != argparse.SUPPRESS and not isinstance(action, argparse._HelpAction):
+                assert action.help, f"{leaf.prog}: {action.dest} has no help"
+    with pytest.raises(SystemExit):
+        main(["import", "--help"])
+    shown = capsys.readouterr().out
+    for field in ("url", "title", "source", "summary", "text", "section", "language", "published"):
+        assert f"\n  {field} " in shown, field

@@ -231,6 +231,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+IMPORT_FIELDS = """Import articles from JSON Lines: one JSON object per line, for example
+  {"url": "https://news.example/a", "title": "Bridge reopens", "source": "Example News",
+   "summary": "The bridge reopened on Monday.", "published": "2026-12-01T08:00:00Z"}
+
+fields:
+  url         required: the article's http(s) address (an article is stored once per address)
+  title       required: its headline
+  source      required: the outlet's name (a source of that name is made on first use)
+  summary     optional: the lead or the feed's summary
+  text        optional: the full text
+  section     optional: a section to file it under, e.g. World
+  language    optional: e.g. en
+  published   optional: ISO 8601 date or time, e.g. 2026-12-01 or 2026-12-01T08:00:00Z
+
+A line that cannot be stored is reported with its number and the reason; the others go in. Importing the same
+line again changes nothing; a changed line updates the article."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tidings", description="Tidings: a self-hosted news aggregator.")
     p.add_argument("--db", help="SQLite database file (default: $TIDINGS_DB or the user data folder)")
@@ -240,9 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, func, help_ in (("run", cmd_run, "poll sources on a schedule and serve the site"),
                               ("serve", cmd_serve, "serve the web site and JSON API")):
-        s = sub.add_parser(name, help=help_)
-        s.add_argument("--host", default="127.0.0.1")
-        s.add_argument("--port", type=int, default=8080)
+        s = sub.add_parser(name, help=help_, description=help_)
+        s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine"
+                       " only; 0.0.0.0 for every network, with TIDINGS_BASE_URL set)")
+        s.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
         if name == "run":
             s.add_argument("--tick", type=float, default=30.0, help="seconds between checks for due sources")
         s.set_defaults(func=func)
@@ -255,8 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--progress", action="store_true", help="print 'stored <url>' as each article is committed")
     s.set_defaults(func=cmd_poll)
 
-    s = sub.add_parser("import", help="import articles from a JSON Lines file ('-' for stdin)")
-    s.add_argument("file")
+    s = sub.add_parser("import", help="import articles from a JSON Lines file ('-' for stdin)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, description=IMPORT_FIELDS)
+    s.add_argument("file", help="a JSON Lines file, one article per line, or - to read standard input")
     s.add_argument("--progress", action="store_true", help="print 'stored <url>' as each article is committed")
     s.set_defaults(func=cmd_import)
 
@@ -270,8 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_recluster)
 
     s = sub.add_parser("similar", help="print an article's Similar News as JSON")
-    s.add_argument("url")
-    s.add_argument("--limit", type=int, default=10)
+    s.add_argument("url", help="the article's address, as pasted from a browser (tracking parameters and the"
+                   " part after # do not matter)")
+    s.add_argument("--limit", type=int, default=10, help="how many items at most (default 10)")
     s.set_defaults(func=cmd_similar)
 
     s = sub.add_parser("eval", help="measure Similar News, duplicates and stories on labelled news data")
@@ -285,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     src = sub.add_parser("sources", help="manage news sources").add_subparsers(dest="action", required=True)
     s = src.add_parser("add", help="add a feed by feed URL or site URL")
-    s.add_argument("url")
+    s.add_argument("url", help="a feed's address, or a news site's (its page names its feed)")
     s.add_argument("--section", default="", help="section for its articles, e.g. World or Technology")
     s.add_argument("--name", default="", help="display name (default: the feed's title)")
     s.add_argument("--fulltext", choices=["auto", "always", "never"], default="auto",
@@ -293,13 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_sources_add)
     src.add_parser("list", help="list sources and their health").set_defaults(func=cmd_sources_list)
     s = src.add_parser("import", help="import feeds from an OPML file (categories become sections)")
-    s.add_argument("file")
+    s.add_argument("file", help="an OPML file, as feed readers export them")
     s.set_defaults(func=cmd_sources_import)
     s = src.add_parser("export", help="export sources as OPML")
-    s.add_argument("file", nargs="?")
+    s.add_argument("file", nargs="?", help="where to write it (default: standard output)")
     s.set_defaults(func=cmd_sources_export)
     s = src.add_parser("remove", help="remove a source and its articles")
-    s.add_argument("id", type=int)
+    s.add_argument("id", type=int, help="the source's number, as `tidings sources list` shows it")
     s.set_defaults(func=cmd_sources_remove)
     for leaf in _leaves(sub):  # --db and -v work after the command too ("tidings sources list --db x.db")
         leaf.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
