@@ -561,3 +561,10 @@ def test_unexpected_errors_get_a_friendly_500(world: World, monkeypatch: pytest.
         assert r.status_code == 500 and "Something went wrong" in r.text and "disk on fire" not in r.text
         api = c.get("/api/home")
         assert api.status_code == 500 and set(api.json()) == {"error"}
+
+
+def test_tidings_has_an_icon_of_its_own(client: TestClient) -> None:
+    r = client.get("/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml") and b"<svg" in r.content
+    head = doc(client.get("/").text)
+    assert head.xpath("//link[@rel='icon']/@href") == ["/static/favicon.svg"]

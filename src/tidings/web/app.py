@@ -96,6 +96,10 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
     install_admin(app, store, secret, app.state.analysis)
     install_images(app, store)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> RedirectResponse:  # browsers ask for it on every site; Tidings' own mark answers
+        return RedirectResponse("/static/favicon.svg", status_code=301)
+
     # -- HTML pages ---------------------------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home() -> HTMLResponse:
