@@ -114,3 +114,17 @@ def test_an_analyser_sees_what_another_analysed_and_decided(tmp_path: Path) -> N
     analyse_backlog(one, first, settle=False)
     c = one.article_by_url("https://valleynews.example/3")
     assert c and c["story_id"] == moved and c["copy_group"] == a["copy_group"]
+
+
+def test_claims_of_an_analyser_killed_on_this_machine_are_freed_at_once(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+
+    store = Store(tmp_path / "t.db")
+    import_jsonl(store, [_line(n, "Outlet A") for n in range(4)])
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a process that has ended, as one killed with -9 has
+    store.claim_backlog(2, by=f"{socket.gethostname()}/{gone.pid}/1")
+    store.claim_backlog(1, by="another-machine/1/1")  # elsewhere: only its lease can free it
+    assert analyse_backlog(store, Analyser.open(store, HashingEmbedder())) == 3
+    assert len(store.backlog(10)) == 1

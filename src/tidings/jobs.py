@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -127,8 +129,9 @@ def analyse_backlog(store: Store, analyser: Analyser, *, batch: int = BATCH, who
     ``settle`` (the default unless ``whole_batches``) the stories of every article analysed since the last
     settling are re-clustered once at the end."""
     done = 0
+    _free_claims_of_the_dead(store)
     while not whole_batches or store.backlog_size(batch) >= batch:
-        stamp, rows = store.claim_backlog(batch)
+        stamp, rows = store.claim_backlog(batch, by=CLAIMANT)
         if not rows:
             break
         try:
@@ -142,6 +145,39 @@ def analyse_backlog(store: Store, analyser: Analyser, *, batch: int = BATCH, who
         analyser.unsettled_since = None
     analyser.save()
     return done
+
+
+def _process_start(pid: int) -> str | None:
+    """When a process started (Linux: clock ticks since boot, from /proc), to tell it from a later one that got
+    the same id; "" where the system does not say; None when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except OSError:
+            return ""
+        return ""
+
+
+# Who claims articles for analysis: this machine, this process and when it started (see _free_claims_of_the_dead).
+CLAIMANT = f"{socket.gethostname()}/{os.getpid()}/{_process_start(os.getpid()) or ''}"
+
+
+def _free_claims_of_the_dead(store: Store) -> None:
+    """Claims of analysers on this machine that are no longer running (killed) go back to the backlog at once;
+    those of other machines wait for the lease."""
+    host = socket.gethostname()
+    for who in store.claimants():
+        parts = (who or "").split("/")
+        if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+            continue
+        started = _process_start(int(parts[1]))
+        if started is None or (started and parts[2] and started != parts[2]):
+            store.release_claimant(who)
 
 
 def _analyse_batch(store: Store, analyser: Analyser, rows: list[dict[str, Any]], stamp: str) -> None:
@@ -342,6 +378,7 @@ class BacklogWorker(threading.Thread):
 
     def run(self) -> None:
         try:
+            _free_claims_of_the_dead(self.store)  # what a killed run held counts as waiting again
             while True:
                 last = self._finishing.is_set()
                 waiting = self.store.backlog_size(BATCH)

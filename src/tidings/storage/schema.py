@@ -160,10 +160,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX story_redirects_to ON story_redirects (to_id);
     """,
     # 10: the analysis backlog shared by several processes: an article is claimed by one analyser at a time (a
-    # claim older than the lease is free again: its analyser died), and analysed articles are numbered in the order
-    # they were done, so every process's index catches up with what the others did.
+    # claim is free again once its analyser is known dead, or older than the lease), and analysed articles are
+    # numbered in the order they were done, so every process's index catches up with what the others did.
     """
     ALTER TABLE articles ADD COLUMN claimed_at TEXT;
+    ALTER TABLE articles ADD COLUMN claimed_by TEXT;
     ALTER TABLE articles ADD COLUMN analysed_seq INTEGER;
     UPDATE articles SET analysed_seq = id WHERE analysed = 1;
     CREATE INDEX articles_analysed_seq ON articles (analysed_seq);

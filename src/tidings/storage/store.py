@@ -367,18 +367,30 @@ class Store:
         return self._all(f"SELECT {BACKLOG_COLUMNS} FROM articles a JOIN sources s ON s.id = a.source_id"
                          " WHERE a.analysed = 0 ORDER BY a.id LIMIT ?", (limit,))
 
-    def claim_backlog(self, limit: int, *, lease: float = CLAIM_LEASE) -> tuple[str, list[Row]]:
-        """Take up to ``limit`` waiting articles for one analyser: others skip them until ``mark_analysed`` or
-        ``release_claims`` (or until the claim is ``lease`` seconds old: its analyser died). Returns the claim's
-        stamp, which the analyser hands back with them."""
+    def claim_backlog(self, limit: int, *, by: str = "", lease: float = CLAIM_LEASE) -> tuple[str, list[Row]]:
+        """Take up to ``limit`` waiting articles for one analyser (``by`` names it, see ``claimants``): others
+        skip them until ``mark_analysed`` or ``release_claims``, or until the claim is ``lease`` seconds old.
+        Returns the claim's stamp, which the analyser hands back with them."""
         now = datetime.now(UTC)  # to the microsecond: claims made within one second stay apart
         stamp = _stamp(now)
         with self.transaction() as db:
             rows = self._all(f"SELECT {BACKLOG_COLUMNS} FROM articles a JOIN sources s ON s.id = a.source_id"
                              " WHERE a.analysed = 0 AND (a.claimed_at IS NULL OR a.claimed_at < ?)"
                              " ORDER BY a.id LIMIT ?", (_stamp(now - timedelta(seconds=lease)), limit))
-            db.executemany("UPDATE articles SET claimed_at = ? WHERE id = ?", [(stamp, r["id"]) for r in rows])
+            db.executemany("UPDATE articles SET claimed_at = ?, claimed_by = ? WHERE id = ?",
+                           [(stamp, by, r["id"]) for r in rows])
         return stamp, rows
+
+    def claimants(self) -> list[str]:
+        """Who holds claims on waiting articles now."""
+        return [r["claimed_by"] for r in self._all(
+            "SELECT DISTINCT claimed_by FROM articles WHERE analysed = 0 AND claimed_at IS NOT NULL")]
+
+    def release_claimant(self, by: str) -> None:
+        """Free every claim of an analyser known to be gone (killed before it could give them back)."""
+        with self.transaction() as db:
+            db.execute("UPDATE articles SET claimed_at = NULL, claimed_by = NULL WHERE analysed = 0"
+                       " AND claimed_by = ?", (by,))
 
     def release_claims(self, ids: Iterable[int], stamp: str) -> None:
         """Give claimed articles back to the backlog (the analysis failed), unless someone else holds them now."""
