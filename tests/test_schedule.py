@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from tidings.ingest.schedule import DEFAULT_INTERVAL, MAX_INTERVAL, MIN_INTERVAL, adaptive_interval, backoff, next_poll
@@ -20,11 +21,12 @@ def test_busy_sources_are_polled_often_and_quiet_ones_rarely() -> None:
     assert adaptive_interval([NOW]) == DEFAULT_INTERVAL
 
 
-def test_backoff_doubles_per_error_and_is_capped() -> None:
-    assert backoff(0, 600) == 600
-    assert backoff(1, 600) == 1200
-    assert backoff(3, 600) == 4800
-    assert backoff(50, 600) == MAX_INTERVAL
+def test_a_failing_source_is_retried_within_minutes_then_less_and_less_often() -> None:
+    assert backoff(0, 600) == 600  # all is well: the usual interval
+    waits = [backoff(n, DEFAULT_INTERVAL) for n in range(1, 8)]
+    assert waits[0] <= 5 * 60  # the first retry comes within minutes, not after an interval or more
+    assert all(later > earlier for earlier, later in itertools.pairwise(waits[:-1]))
+    assert waits[-1] == MAX_INTERVAL and backoff(50, 600) == MAX_INTERVAL
 
 
 def test_next_poll_waits_for_retry_after_and_max_age() -> None:

@@ -22,11 +22,16 @@ def adaptive_interval(publish_times: list[datetime]) -> int:
     return int(min(MAX_INTERVAL, max(MIN_INTERVAL, median(gaps) / 2)))
 
 
+FIRST_RETRY = 2 * 60  # a network back after a blip (or a first run offline) shows news within minutes
+RETRY_FACTOR = 4      # then each failure waits four times longer: 2 min, 8, 32, about 2 h, 8.5 h, a day
+
+
 def backoff(error_count: int, interval: int) -> int:
-    """Exponential backoff after consecutive errors, capped at a day."""
+    """The wait after ``error_count`` failures in a row: a first retry within minutes, then exponentially
+    longer, capped at a day (``interval``, the source's usual one, applies when all is well)."""
     if error_count <= 0:
         return interval
-    return int(min(MAX_INTERVAL, interval * 2 ** min(error_count, 10)))
+    return int(min(MAX_INTERVAL, FIRST_RETRY * RETRY_FACTOR ** min(error_count - 1, 10)))
 
 
 def next_poll(now: datetime, interval: int, *, retry_after: float | None = None,
