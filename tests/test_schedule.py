@@ -34,3 +34,15 @@ def test_next_poll_waits_for_retry_after_and_max_age() -> None:
     assert next_poll(NOW, 600, retry_after=3600) == NOW + timedelta(seconds=3600)
     assert next_poll(NOW, 600, max_age=60) == NOW + timedelta(seconds=600)
     assert next_poll(NOW, 600, max_age=7200) == NOW + timedelta(seconds=7200)
+
+
+def test_a_poll_pass_is_told_in_one_line_with_the_commonest_failures() -> None:
+    from tidings.jobs import PollReport, describe_pass
+
+    failed = [(i, "connection failed: [Errno 111] refused") for i in range(58)] + [(58, "timeout"),
+                                                                                  (59, "timeout"), (60, "HTTP 404")]
+    line = describe_pass(PollReport(sources=61, new=0, failed=failed))
+    assert line.startswith("polled 61 sources: 0 ok, 61 failing (connection failed 58, timeout 2, HTTP 404 1)")
+    assert "\n" not in line
+    assert describe_pass(PollReport(sources=3, new=12, updated=1, analysed=12)) == \
+        "polled 3 sources: 3 ok; 12 new, 1 updated, 12 analysed"

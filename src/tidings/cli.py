@@ -214,6 +214,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tidings.jobs import run_scheduler
 
     store = _store(args, create=True)
+    logging.getLogger("tidings.passes").setLevel(logging.INFO)  # a line per poll pass, even without -v
     if not store.sources():
         opml = resources.files("tidings").joinpath("data/default-sources.opml").read_bytes()
         added, _ = import_opml(store, opml)

@@ -403,6 +403,21 @@ class BacklogWorker(threading.Thread):
         return self.analysed
 
 
+passes = logging.getLogger("tidings.passes")  # one line per poll pass: `tidings run` shows these by default
+
+
+def describe_pass(report: PollReport, *, reasons: int = 3) -> str:
+    """A poll pass in one line: sources reached and failing (with the commonest reasons), what was stored."""
+    why: Tally = {}
+    for _, error in report.failed:
+        tally(why, error.split(":")[0].strip() or "error")
+    top = sorted(why.items(), key=lambda kv: (-kv[1], kv[0]))[:reasons]
+    failing = f", {len(report.failed)} failing ({', '.join(f'{r} {n}' for r, n in top)})" if report.failed else ""
+    skipped = f"; items skipped {describe_tally(report.skipped)}" if report.skipped else ""
+    return (f"polled {report.sources} sources: {report.sources - len(report.failed)} ok{failing}; "
+            f"{report.new} new, {report.updated} updated, {report.analysed} analysed{skipped}")
+
+
 def run_scheduler(store: Store, stop: threading.Event, *, tick: float = 30.0) -> None:
     """Poll due sources until ``stop`` is set; one Analyser (model and index) lives for the whole run."""
     analyser: Analyser | None = None
@@ -412,8 +427,7 @@ def run_scheduler(store: Store, stop: threading.Event, *, tick: float = 30.0) ->
                 analyser = Analyser.open(store)
             report = poll(store, analyser)
             if report.sources:
-                log.info("polled %d sources: %d new, %d updated, %d failed, items skipped %s", report.sources,
-                         report.new, report.updated, len(report.failed), describe_tally(report.skipped))
+                passes.info("%s", describe_pass(report))
         except Exception:  # keep the scheduler alive whatever one pass hits
             log.exception("poll pass failed")
         stop.wait(tick)
