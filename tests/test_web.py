@@ -568,3 +568,25 @@ def test_tidings_has_an_icon_of_its_own(client: TestClient) -> None:
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml") and b"<svg" in r.content
     head = doc(client.get("/").text)
     assert head.xpath("//link[@rel='icon']/@href") == ["/static/favicon.svg"]
+
+
+def test_a_first_run_explains_itself_and_failing_sources_show(tmp_path: Path) -> None:
+    from tidings.clock import iso, utcnow
+
+    store = Store(tmp_path / "first.db")
+    with TestClient(create_app(store, base_url=BASE)) as c:
+        empty = doc(c.get("/").text)
+        assert "there are no sources" in " ".join(texts(empty, "//div[contains(@class, 'first-run')]"))
+        ids = [store.add_source(f"https://feeds.example/{n}.xml", f"Feed {n}")[0] for n in range(3)]
+        for i in ids[:2]:
+            store.update_source(i, last_polled_at=iso(utcnow()), error_count=1, last_error="connection failed: x")
+        store.update_source(ids[2], last_polled_at=iso(utcnow()))
+        page = doc(c.get("/").text)
+        banner = " ".join(texts(page, "//p[contains(@class, 'banner')]"))
+        assert "1 of 3 sources reachable" in banner and page.xpath("//p[contains(@class, 'banner')]/a/@href") == [
+            "/sources"]
+        assert "Tidings is polling 3 sources" in " ".join(texts(page, "//div[contains(@class, 'first-run')]"))
+        store.update_source(ids[0], error_count=0, last_error="")
+        assert doc(c.get("/").text).xpath("//p[contains(@class, 'banner')]") == []  # most are reachable again
+        assert c.get("/api/home").json()["health"] | {"sources_link": ""} == {
+            "sources": 3, "polled": 3, "failing": 1, "reachable": 2, "warning": False, "sources_link": ""}

@@ -207,6 +207,12 @@ class Store:
             db.executemany("DELETE FROM articles WHERE id = ?", [(i,) for i in ids])
             db.execute("DELETE FROM sources WHERE id = ?", (source_id,))
 
+    def source_health(self) -> Row:
+        """How the feeds fare: how many there are, how many have been polled, how many fail now."""
+        row = self._one("SELECT COUNT(*) AS sources, COALESCE(SUM(last_polled_at IS NOT NULL), 0) AS polled,"
+                        " COALESCE(SUM(error_count > 0), 0) AS failing FROM sources WHERE feed_url IS NOT NULL")
+        return row or {"sources": 0, "polled": 0, "failing": 0}
+
     def stories_of_source(self, source_id: int) -> list[int]:
         """The stories a source's articles are in."""
         return [r["story_id"] for r in self._all(

@@ -420,7 +420,18 @@ def home_page(store: Store) -> Row:
     top = recent[:HOME_STORIES]
     members = store.members_of_stories([int(s["id"]) for s in top])
     cards = [story_card(s, members.get(s["id"], [])) for s in top]
-    return {"stories": [c for c in cards if c["size"]], "latest": listed(store, latest), "feed": LATEST_FEED_PATH}
+    return {"stories": [c for c in cards if c["size"]], "latest": listed(store, latest), "feed": LATEST_FEED_PATH,
+            "health": sources_at_a_glance(store)}
+
+
+def sources_at_a_glance(store: Store) -> Row:
+    """What a reader should know of the sources: a warning when most polled feeds fail now (a machine offline,
+    a blocked network), and, before anything has arrived, that collecting has begun."""
+    h = store.source_health()
+    polled, failing = int(h["polled"]), int(h["failing"])
+    return {"sources": int(h["sources"]), "polled": polled, "failing": failing,
+            "reachable": polled - failing, "warning": polled > 0 and 2 * failing > polled,
+            "sources_link": "/sources"}
 
 
 def sections_page(store: Store) -> Row:
