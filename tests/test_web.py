@@ -590,3 +590,45 @@ def test_a_first_run_explains_itself_and_failing_sources_show(tmp_path: Path) ->
         assert doc(c.get("/").text).xpath("//p[contains(@class, 'banner')]") == []  # most are reachable again
         assert c.get("/api/home").json()["health"] | {"sources_link": ""} == {
             "sources": 3, "polled": 3, "failing": 1, "reachable": 2, "warning": False, "sources_link": ""}
+
+
+def test_a_source_page_goes_on_to_older_articles(tmp_path: Path) -> None:
+    from tidings.ingest.pipeline import import_jsonl
+
+    store = Store(tmp_path / "many.db")
+    start = datetime(2025, 3, 1, 8, tzinfo=UTC)
+    import_jsonl(store, [json.dumps({"url": f"https://daily.example/{n}", "source": "Daily", "title": f"Item {n}",
+                                     "summary": f"Report number {n}.",
+                                     "published": (start + timedelta(hours=n)).isoformat()}) for n in range(35)])
+    source_id = int(store.sources()[0]["id"])
+    with TestClient(create_app(store, base_url=BASE)) as c:
+        first = doc(c.get(f"/source/{source_id}").text)
+        assert len(first.xpath("//li[contains(@class, 'article-item')]")) == 30
+        assert first.xpath("//a[@rel='next']/@href") == [f"/source/{source_id}?page=2"]
+        second = doc(c.get(f"/source/{source_id}?page=2").text)
+        titles = texts(second, "//li[contains(@class, 'article-item')]/h3")
+        assert len(titles) == 5 and "Item 0" in " ".join(titles)  # the oldest are on the last page
+        assert second.xpath("//a[@rel='prev']/@href") == [f"/source/{source_id}?page=1"]
+        assert second.xpath("//a[@rel='next']") == []
+        assert c.get(f"/source/{source_id}?page=3").status_code == 404
+        api = c.get(f"/api/sources/{source_id}?page=2").json()
+        assert api["pagination"]["prev_page"] == 1 and len(api["articles"]) == 5
+
+
+def test_the_latest_news_goes_on_past_the_home_page(tmp_path: Path) -> None:
+    from tidings.ingest.pipeline import import_jsonl
+
+    store = Store(tmp_path / "latest.db")
+    start = datetime(2025, 3, 1, 8, tzinfo=UTC)
+    import_jsonl(store, [json.dumps({"url": f"https://o{n % 3}.example/{n}", "source": f"Outlet {n % 3}",
+                                     "title": f"Item {n}", "summary": f"Report number {n}.",
+                                     "published": (start + timedelta(hours=n)).isoformat()}) for n in range(40)])
+    with TestClient(create_app(store, base_url=BASE)) as c:
+        home = doc(c.get("/").text)
+        assert len(home.xpath("//li[contains(@class, 'article-item')]")) == 30
+        assert home.xpath("//a[@rel='next']/@href") == ["/latest?page=2"]
+        older = doc(c.get("/latest?page=2").text)
+        titles = texts(older, "//li[contains(@class, 'article-item')]/h3")
+        assert len(titles) == 10 and titles[-1] == "Item 0"
+        assert c.get("/latest?page=3").status_code == 404
+        assert len(c.get("/api/latest?page=2").json()["articles"]) == 10

@@ -125,9 +125,13 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
     def sources() -> HTMLResponse:
         return render_page("sources.html", pages.sources_page(store), active="sources")
 
+    @app.get("/latest", response_class=HTMLResponse, include_in_schema=False)
+    def latest(page: PageNo = 1) -> HTMLResponse:
+        return render_page("latest.html", pages.latest_page(store, page), active="home")
+
     @app.get("/source/{source_id}", response_class=HTMLResponse, include_in_schema=False)
-    def source(source_id: Id) -> HTMLResponse:
-        return render_page("source.html", pages.source_page(store, source_id), active="sources")
+    def source(source_id: Id, page: PageNo = 1) -> HTMLResponse:
+        return render_page("source.html", pages.source_page(store, source_id, page), active="sources")
 
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search(q: SearchQ = "") -> HTMLResponse:
@@ -151,6 +155,10 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
     def api_home() -> Json:
         return pages.home_page(store)
 
+    @app.get("/api/latest", tags=["articles"], responses=errors(400, 404))
+    def api_latest(page: PageNo = 1) -> Json:
+        return pages.latest_page(store, page)
+
     @app.get("/api/sections", tags=["sections"])
     def api_sections() -> Json:
         return pages.sections_page(store)
@@ -172,9 +180,9 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
     def api_sources() -> Json:
         return pages.sources_page(store)
 
-    @app.get("/api/sources/{source_id}", tags=["sources"], responses=errors(404))
-    def api_source(source_id: Id) -> Json:
-        return pages.source_page(store, source_id)
+    @app.get("/api/sources/{source_id}", tags=["sources"], responses=errors(400, 404))
+    def api_source(source_id: Id, page: PageNo = 1) -> Json:
+        return pages.source_page(store, source_id, page)
 
     @app.get("/api/search", tags=["articles"], responses=errors(400))
     def api_search(q: SearchQ = "") -> Json:

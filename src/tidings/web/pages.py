@@ -32,6 +32,7 @@ SOURCE_LATEST = 30
 SEARCH_LIMIT = 50
 SEARCH_FOLD_ROOM = 3  # matches read per result shown, so folding copies still fills the page
 HOME_LATEST = 30
+LATEST_PATH = "/latest"
 HOME_STORIES = 10
 HOME_STORY_SCAN = 200
 HOME_STORY_WINDOW = timedelta(hours=48)
@@ -412,7 +413,9 @@ def _story_cutoff(latest: list[Row]) -> str | None:
 def home_page(store: Store) -> Row:
     """The biggest stories of the last two days (by outlets covering them) and the latest articles, each copy
     group once."""
-    latest = store.latest_folded(limit=HOME_LATEST)
+    latest = store.latest_folded(limit=HOME_LATEST + 1)
+    more = len(latest) > HOME_LATEST
+    latest = latest[:HOME_LATEST]
     cutoff = _story_cutoff(latest)
     recent = [s for s in store.recent_stories(limit=HOME_STORY_SCAN)
               if int(s.get("outlets") or 0) >= 2 and (cutoff is None or (s.get("last_published_at") or "") >= cutoff)]
@@ -421,7 +424,17 @@ def home_page(store: Store) -> Row:
     members = store.members_of_stories([int(s["id"]) for s in top])
     cards = [story_card(s, members.get(s["id"], [])) for s in top]
     return {"stories": [c for c in cards if c["size"]], "latest": listed(store, latest), "feed": LATEST_FEED_PATH,
-            "health": sources_at_a_glance(store)}
+            "health": sources_at_a_glance(store), "latest_link": LATEST_PATH,
+            "pagination": pagination(1, HOME_LATEST, HOME_LATEST + 1 if more else HOME_LATEST)}
+
+
+def latest_page(store: Store, page: int = 1) -> Row:
+    """All the latest news, every outlet and section, a page at a time (the home page shows the first)."""
+    rows = store.latest_folded(limit=HOME_LATEST + 1, offset=(page - 1) * HOME_LATEST)
+    if page > 1 and not rows:
+        raise NotFound(f"The latest news has no page {page}.")
+    return {"articles": listed(store, rows[:HOME_LATEST]), "link": LATEST_PATH, "feed": LATEST_FEED_PATH,
+            "pagination": pagination(page, HOME_LATEST, len(rows))}
 
 
 def sources_at_a_glance(store: Store) -> Row:
@@ -442,8 +455,7 @@ def sections_page(store: Store) -> Row:
 
 
 def section_page(store: Store, name: str, page: int = 1) -> Row:
-    offset = (page - 1) * SECTION_PAGE_SIZE
-    rows = store.latest_folded(section=name, limit=SECTION_PAGE_SIZE + 1, offset=offset)
+    rows = store.latest_folded(section=name, limit=SECTION_PAGE_SIZE + 1, offset=(page - 1) * SECTION_PAGE_SIZE)
     if not rows:
         raise NotFound(f"There is no section named “{name}”." if page == 1 else f"Section “{name}” has no page {page}.")
     return {
@@ -452,13 +464,14 @@ def section_page(store: Store, name: str, page: int = 1) -> Row:
         "link": section_path(name),
         "feed": section_feed_path(name),
         "articles": listed(store, rows[:SECTION_PAGE_SIZE]),
-        "pagination": {
-            "page": page,
-            "per_page": SECTION_PAGE_SIZE,
-            "prev_page": page - 1 if page > 1 else None,
-            "next_page": page + 1 if len(rows) > SECTION_PAGE_SIZE else None,
-        },
+        "pagination": pagination(page, SECTION_PAGE_SIZE, len(rows)),
     }
+
+
+def pagination(page: int, per_page: int, fetched: int) -> Row:
+    """Where a list's neighbouring pages are; ``fetched`` is what a query for one more than a page returned."""
+    return {"page": page, "per_page": per_page, "prev_page": page - 1 if page > 1 else None,
+            "next_page": page + 1 if fetched > per_page else None}
 
 
 def article_page(store: Store, article_id: int) -> Row:
@@ -546,15 +559,18 @@ def sources_page(store: Store) -> Row:
     return {"sources": [source_view(r, public=True) for r in store.sources()]}
 
 
-def source_page(store: Store, source_id: int) -> Row:
+def source_page(store: Store, source_id: int, page: int = 1) -> Row:
     row = store.source(source_id)
     if row is None:
         raise NotFound(f"There is no source {source_id}.")
-    latest = store.latest_folded(source_id=source_id, limit=SOURCE_LATEST)
+    rows = store.latest_folded(source_id=source_id, limit=SOURCE_LATEST + 1, offset=(page - 1) * SOURCE_LATEST)
+    if page > 1 and not rows:
+        raise NotFound(f"Source {source_id} has no page {page}.")
     view = source_view(row, public=True)
-    if latest and not view["latest_article"]:
-        view["latest_article"] = latest[0].get("published_at")
-    return {"source": view, "articles": listed(store, latest)}
+    if rows and page == 1 and not view["latest_article"]:
+        view["latest_article"] = rows[0].get("published_at")
+    return {"source": view, "articles": listed(store, rows[:SOURCE_LATEST]), "link": f"/source/{source_id}",
+            "pagination": pagination(page, SOURCE_LATEST, len(rows))}
 
 
 def search_page(store: Store, query: str) -> Row:
