@@ -632,3 +632,24 @@ def test_the_latest_news_goes_on_past_the_home_page(tmp_path: Path) -> None:
         assert len(titles) == 10 and titles[-1] == "Item 0"
         assert c.get("/latest?page=3").status_code == 404
         assert len(c.get("/api/latest?page=2").json()["articles"]) == 10
+
+
+def test_search_says_how_many_match_and_pages_on(tmp_path: Path) -> None:
+    from tidings.ingest.pipeline import import_jsonl
+
+    store = Store(tmp_path / "search.db")
+    start = datetime(2025, 3, 1, 8, tzinfo=UTC)
+    import_jsonl(store, [json.dumps({"url": f"https://o{n % 4}.example/{n}", "source": f"Outlet {n % 4}",
+                                     "title": f"Harbour item {n}", "summary": f"Harbour report number {n}, part {n}.",
+                                     "published": (start + timedelta(hours=n)).isoformat()}) for n in range(60)])
+    with TestClient(create_app(store, base_url=BASE)) as c:
+        first = doc(c.get("/search?q=harbour").text)
+        assert "60 articles match “harbour”" in " ".join(texts(first, "//p[@class='result-count']"))
+        assert len(first.xpath("//li[contains(@class, 'article-item')]")) == 50
+        assert first.xpath("//a[@rel='next']/@href") == ["/search?q=harbour&page=2"]
+        second = doc(c.get("/search?q=harbour&page=2").text)
+        assert len(second.xpath("//li[contains(@class, 'article-item')]")) == 10
+        seen = texts(first, "//li/h3") + texts(second, "//li/h3")
+        assert len(set(seen)) == 60  # every match once, over the two pages
+        assert c.get("/search?q=harbour&page=3").status_code == 404
+        assert c.get("/api/search?q=harbour").json()["matches"] == 60

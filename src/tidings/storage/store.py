@@ -348,15 +348,22 @@ class Store:
 
     def search(self, query: str, *, limit: int = 50) -> list[Row]:
         """Full-text search; the query is taken as plain words (quoted), so user input is never FTS syntax."""
-        words = re.findall(r"\w+", query)
-        if not words:
+        match = _fts_query(query)
+        if not match:
             return []
-        match = " ".join(f'"{w}"' for w in words[:20])
         return self._all(
             f"SELECT {ARTICLE_COLUMNS}, snippet(articles_fts, 2, '[', ']', '…', 24) AS match"
             " FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid"
             " JOIN sources s ON s.id = a.source_id WHERE articles_fts MATCH ? ORDER BY rank LIMIT ?",
             (match, limit))
+
+    def search_count(self, query: str) -> int:
+        """How many articles match ``search``'s query."""
+        match = _fts_query(query)
+        if not match:
+            return 0
+        row = self._one("SELECT COUNT(*) AS n FROM articles_fts WHERE articles_fts MATCH ?", (match,))
+        return int(row["n"]) if row else 0
 
     def section_counts(self) -> list[Row]:
         return self._all("SELECT section, COUNT(*) AS articles FROM article_sections GROUP BY section"
@@ -723,3 +730,8 @@ def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
 def _stamp(when: datetime) -> str:
     """A claim's time to the microsecond (ISO, UTC): claims compare as text."""
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _fts_query(query: str) -> str:
+    """The words of a query, each quoted: what a person types is never taken as FTS syntax."""
+    return " ".join(f'"{w}"' for w in re.findall(r"\w+", query)[:20])

@@ -134,8 +134,8 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
         return render_page("source.html", pages.source_page(store, source_id, page), active="sources")
 
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
-    def search(q: SearchQ = "") -> HTMLResponse:
-        return render_page("search.html", pages.search_page(store, q), active="search")
+    def search(q: SearchQ = "", page: PageNo = 1) -> HTMLResponse:
+        return render_page("search.html", pages.search_page(store, q, page), active="search")
 
     @app.get("/feeds/section/{name:path}.atom", include_in_schema=False)
     def section_atom(name: SectionName) -> Response:
@@ -184,9 +184,9 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
     def api_source(source_id: Id, page: PageNo = 1) -> Json:
         return pages.source_page(store, source_id, page)
 
-    @app.get("/api/search", tags=["articles"], responses=errors(400))
-    def api_search(q: SearchQ = "") -> Json:
-        return pages.search_page(store, q)
+    @app.get("/api/search", tags=["articles"], responses=errors(400, 404))
+    def api_search(q: SearchQ = "", page: PageNo = 1) -> Json:
+        return pages.search_page(store, q, page)
 
     # -- contract endpoints ------------------------------------------------------------------------------
     @app.get("/api/similar", tags=["contract"], responses=errors(400, 404))
