@@ -653,3 +653,14 @@ def test_search_says_how_many_match_and_pages_on(tmp_path: Path) -> None:
         assert len(set(seen)) == 60  # every match once, over the two pages
         assert c.get("/search?q=harbour&page=3").status_code == 404
         assert c.get("/api/search?q=harbour").json()["matches"] == 60
+
+
+def test_a_sources_section_is_a_page_before_any_article(tmp_path: Path) -> None:
+    store = Store(tmp_path / "sections.db")
+    store.add_source("https://africa.example/feed.xml", "Africa Desk", section="Africa")
+    with TestClient(create_app(store, base_url=BASE)) as c:
+        sources = doc(c.get("/sources").text)
+        assert "/section/Africa" in sources.xpath("//a/@href")
+        r = c.get("/section/Africa")
+        assert r.status_code == 200 and "No articles in this section yet" in r.text
+        assert c.get("/section/Atlantis").status_code == 404

@@ -180,6 +180,10 @@ class Store:
             " LEFT JOIN (SELECT source_id, COUNT(*) AS n, MAX(published_at) AS latest FROM articles"
             " GROUP BY source_id) c ON c.source_id = s.id ORDER BY s.section, s.name")
 
+    def has_source_section(self, section: str) -> bool:
+        """Whether some source files its articles under ``section`` (a section that exists before any article)."""
+        return self._one("SELECT 1 AS x FROM sources WHERE section = ? LIMIT 1", (section,)) is not None
+
     def due_sources(self, now: str, *, include_all: bool = False) -> list[Row]:
         if include_all:
             return self._all("SELECT * FROM sources WHERE feed_url IS NOT NULL ORDER BY id")

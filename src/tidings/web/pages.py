@@ -456,7 +456,7 @@ def sections_page(store: Store) -> Row:
 
 def section_page(store: Store, name: str, page: int = 1) -> Row:
     rows = store.latest_folded(section=name, limit=SECTION_PAGE_SIZE + 1, offset=(page - 1) * SECTION_PAGE_SIZE)
-    if not rows:
+    if not rows and not (page == 1 and store.has_source_section(name)):  # a source's section exists, if empty
         raise NotFound(f"There is no section named “{name}”." if page == 1 else f"Section “{name}” has no page {page}.")
     return {
         "section": name,
