@@ -664,3 +664,14 @@ def test_a_sources_section_is_a_page_before_any_article(tmp_path: Path) -> None:
         r = c.get("/section/Africa")
         assert r.status_code == 200 and "No articles in this section yet" in r.text
         assert c.get("/section/Atlantis").status_code == 404
+
+
+def test_the_api_documentation_works_offline(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    tree = doc(page.text)
+    assets = tree.xpath("//script/@src") + tree.xpath("//link/@href")
+    assert assets and all(a.startswith("/") and not a.startswith("//") for a in assets), assets  # no CDN
+    assert "cdn." not in page.text and "https://" not in page.text.replace("https://swagger.io", "")
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset

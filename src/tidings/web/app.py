@@ -44,7 +44,8 @@ SECURITY_HEADERS = {
 SESSION_COOKIE = "tidings_session"
 SESSION_DAYS = 7
 MAX_BODY = 1024 * 1024  # forms and JSON bodies; import uploads may be up to MAX_UPLOAD
-DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")  # FastAPI's docs need their own scripts
+DOCS_PATHS = ("/docs",)  # Swagger UI starts with an inline script: the site's CSP would stop it
+DOCS_ASSETS = "/docs-assets"
 MAX_ID = 2**63 - 1  # SQLite's INTEGER range: larger ids are simply unknown
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -77,7 +78,7 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
     makes a link."""
     secret = admin_secret or load_admin_secret(store.path).value
     base = clean_base_url(base_url, "base_url") if base_url else public_base_url()
-    app = FastAPI(title="Tidings", version=__version__, redoc_url=None, lifespan=_lifespan,
+    app = FastAPI(title="Tidings", version=__version__, docs_url=None, redoc_url=None, lifespan=_lifespan,
                   description="News from many outlets, grouped into sections and stories, with Similar News. "
                               "Reading is public; changes need the admin secret as a bearer token.")
     # Outermost last: headers on every response, the page cache, the body cap, then the signed session cookie.
@@ -90,6 +91,7 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
     app.add_middleware(Methods, router=app.router)  # OPTIONS, HEAD as GET, a full Allow on 405 (see openapi)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_docs(app)
     install_error_handlers(app)
     install_openapi(app)
     app.state.analysis = Analysis(store, enabled=analyse)
@@ -278,6 +280,22 @@ def add_security_headers(headers: MutableHeaders, path: str) -> None:
         headers[name] = value
     if path not in DOCS_PATHS:
         headers["Content-Security-Policy"] = CSP
+
+
+def install_docs(app: FastAPI) -> None:
+    """/docs with Swagger UI's own files served from a package: it works offline, and no CDN learns who reads
+    the documentation of a self-hosted Tidings."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Tidings API",
+                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url="/static/favicon.svg")
 
 
 class SecurityHeaders:
