@@ -1,17 +1,20 @@
 """What tests share: a small news web (a threaded HTTP server on 127.0.0.1 that serves whatever routes a test
-sets), feed builders, and a fetcher and refresh set for tests."""
+sets), feed builders, a fetcher and refresh set for tests, a store filled with numbered articles, and reading
+rendered pages."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tidings.config import PollSettings
 from tidings.ingest.fetch import Fetcher, FetchSettings
-from tidings.ingest.pipeline import RefreshResult, refresh_feed
+from tidings.ingest.pipeline import RefreshResult, import_jsonl, refresh_feed
 from tidings.storage.store import Store
 
 
@@ -111,3 +114,28 @@ def refresh(store: Store, source_id: int, settings: FetchSettings | None = None,
             return await refresh_feed(store, f, store.source(source_id) or {}, poll)
 
     return asyncio.run(run())
+
+
+# --- stores and pages for tests ---------------------------------------------------------------------------
+
+
+def numbered_articles(store: Store, n: int, *, outlets: int = 3, word: str = "Item") -> None:
+    """``n`` articles ("{word} 0" oldest, an hour apart), spread over ``outlets`` sources ("Outlet 0", ...)."""
+    start = datetime(2025, 3, 1, 8, tzinfo=UTC)
+    import_jsonl(store, [json.dumps({"url": f"https://o{i % outlets}.example/{i}", "source": f"Outlet {i % outlets}",
+                                     "title": f"{word} {i}", "summary": f"{word} report number {i}, part {i}.",
+                                     "published": (start + timedelta(hours=i)).isoformat()}) for i in range(n)])
+
+
+def doc(html: str) -> Any:
+    import lxml.html
+
+    return lxml.html.fromstring(html)
+
+
+def text_of(el: Any) -> str:
+    return " ".join(el.text_content().split())
+
+
+def texts(tree: Any, xpath: str) -> list[str]:
+    return [text_of(e) for e in tree.xpath(xpath)]

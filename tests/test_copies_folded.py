@@ -7,13 +7,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import feedparser
-import lxml.html
 import pytest
 from fastapi.testclient import TestClient
 
+from newsserver import doc, text_of, texts
 from tidings.clock import iso
 from tidings.models import ArticleIn, Neighbour
 from tidings.storage.schema import MIGRATIONS
@@ -91,14 +90,6 @@ def client(world: World) -> Iterator[TestClient]:
         yield c
 
 
-def doc(html: str) -> Any:
-    return lxml.html.fromstring(html)
-
-
-def text_of(el: Any) -> str:
-    return " ".join(el.text_content().split())
-
-
 COPIES = [("HuffPost", "w2"), ("ABC News", "w3"), ("Boston Globe", "w4")]
 
 
@@ -119,10 +110,6 @@ def test_home_latest_lists_a_copy_group_once_at_its_earliest_publication(client:
     assert text_of(item.xpath(".//p[@class='also']")[0]) == \
         "Also carried by 3 outlets: HuffPost, ABC News, Boston Globe"
     assert "Hurricane makes landfall in Florida" not in texts(tree, "//ol[@class='article-list']//h3")
-
-
-def texts(tree: Any, xpath: str) -> list[str]:
-    return [text_of(e) for e in tree.xpath(xpath)]
 
 
 def test_a_section_lists_the_group_once_led_by_its_earliest_member_there(client: TestClient, world: World) -> None:

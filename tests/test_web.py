@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import feedparser
-import lxml.html
 import pytest
 from fastapi.testclient import TestClient
 
+from newsserver import doc, numbered_articles, texts
 from tidings.models import ArticleIn, Neighbour
 from tidings.storage.store import Store
 from tidings.web import pages
@@ -118,14 +118,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
 def client(world: World) -> Iterator[TestClient]:
     with TestClient(create_app(world.store, base_url=BASE)) as c:
         yield c
-
-
-def doc(html: str) -> Any:
-    return lxml.html.fromstring(html)
-
-
-def texts(tree: Any, xpath: str) -> list[str]:
-    return [" ".join(e.text_content().split()) for e in tree.xpath(xpath)]
 
 
 # -- pure helpers -----------------------------------------------------------------------------------------
@@ -593,13 +585,8 @@ def test_a_first_run_explains_itself_and_failing_sources_show(tmp_path: Path) ->
 
 
 def test_a_source_page_goes_on_to_older_articles(tmp_path: Path) -> None:
-    from tidings.ingest.pipeline import import_jsonl
-
     store = Store(tmp_path / "many.db")
-    start = datetime(2025, 3, 1, 8, tzinfo=UTC)
-    import_jsonl(store, [json.dumps({"url": f"https://daily.example/{n}", "source": "Daily", "title": f"Item {n}",
-                                     "summary": f"Report number {n}.",
-                                     "published": (start + timedelta(hours=n)).isoformat()}) for n in range(35)])
+    numbered_articles(store, 35, outlets=1)
     source_id = int(store.sources()[0]["id"])
     with TestClient(create_app(store, base_url=BASE)) as c:
         first = doc(c.get(f"/source/{source_id}").text)
@@ -616,13 +603,8 @@ def test_a_source_page_goes_on_to_older_articles(tmp_path: Path) -> None:
 
 
 def test_the_latest_news_goes_on_past_the_home_page(tmp_path: Path) -> None:
-    from tidings.ingest.pipeline import import_jsonl
-
     store = Store(tmp_path / "latest.db")
-    start = datetime(2025, 3, 1, 8, tzinfo=UTC)
-    import_jsonl(store, [json.dumps({"url": f"https://o{n % 3}.example/{n}", "source": f"Outlet {n % 3}",
-                                     "title": f"Item {n}", "summary": f"Report number {n}.",
-                                     "published": (start + timedelta(hours=n)).isoformat()}) for n in range(40)])
+    numbered_articles(store, 40)
     with TestClient(create_app(store, base_url=BASE)) as c:
         home = doc(c.get("/").text)
         assert len(home.xpath("//li[contains(@class, 'article-item')]")) == 30
@@ -635,13 +617,8 @@ def test_the_latest_news_goes_on_past_the_home_page(tmp_path: Path) -> None:
 
 
 def test_search_says_how_many_match_and_pages_on(tmp_path: Path) -> None:
-    from tidings.ingest.pipeline import import_jsonl
-
     store = Store(tmp_path / "search.db")
-    start = datetime(2025, 3, 1, 8, tzinfo=UTC)
-    import_jsonl(store, [json.dumps({"url": f"https://o{n % 4}.example/{n}", "source": f"Outlet {n % 4}",
-                                     "title": f"Harbour item {n}", "summary": f"Harbour report number {n}, part {n}.",
-                                     "published": (start + timedelta(hours=n)).isoformat()}) for n in range(60)])
+    numbered_articles(store, 60, outlets=4, word="Harbour")
     with TestClient(create_app(store, base_url=BASE)) as c:
         first = doc(c.get("/search?q=harbour").text)
         assert "60 articles match “harbour”" in " ".join(texts(first, "//p[@class='result-count']"))
