@@ -652,3 +652,22 @@ def test_the_api_documentation_works_offline(client: TestClient) -> None:
     assert "cdn." not in page.text and "https://" not in page.text.replace("https://swagger.io", "")
     for asset in assets:
         assert client.get(asset).status_code == 200, asset
+
+
+def test_dates_show_as_dates_and_the_first_report_only_when_the_times_say_so() -> None:
+    from tidings.web.render import when
+
+    assert when("2025-03-03T00:00:00Z") == "3 Mar 2025"  # a feed that gives only the day
+    assert when("2025-03-03T14:05:00Z") == "3 Mar 2025, 14:05 UTC"
+
+    def member(n: int, published: str | None) -> dict[str, Any]:
+        return {"id": n, "url": f"https://o{n}.example/a", "title": f"Report {n}", "source": f"Outlet {n}",
+                "source_id": n, "published_at": published, "summary": "", "text": ""}
+
+    assert pages.first_report([member(1, "2025-03-03T09:00:00Z"), member(2, "2025-03-03T10:00:00Z")])["source"] == \
+        "Outlet 1"
+    for members in ([member(1, "2025-03-03T00:00:00Z"), member(2, "2025-03-03T00:00:00Z")],  # dates only
+                    [member(1, "2025-03-03T09:00:00Z"), member(2, "2025-03-03T09:00:00Z")],  # a tie
+                    [member(1, "2025-03-03T09:00:00Z"), member(2, None)],  # one undated
+                    [member(1, "2025-03-03T09:00:00Z")]):  # alone
+        assert pages.first_report(members) is None, members

@@ -28,3 +28,9 @@ def parse_iso(value: str | None) -> datetime | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)
+
+
+def date_only(dt: datetime) -> bool:
+    """Whether a stored time is really a date: feeds that give only a day are stored at midnight UTC, and no
+    report is published at 00:00:00 to the second often enough to tell them apart otherwise."""
+    return dt.hour == 0 and dt.minute == 0 and dt.second == 0

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from tidings.clock import iso, parse_iso, utcnow
+from tidings.clock import date_only, iso, parse_iso, utcnow
 from tidings.errors import NotFound
 from tidings.ingest.normalize import url_variants
 from tidings.similarity.ranking import own_credit, rank_similar
@@ -514,6 +514,18 @@ def similar_carried(item: Row, groups: dict[int, list[Row]], article: Row) -> li
     return carried_by(item, [*item.get("copies", []), *group_of(groups, item)], exclude=[str(article.get("outlet"))])
 
 
+def first_report(members: list[Row]) -> Row | None:
+    """The member that reported first, only when the times say so: every member dated, the first to a time of
+    day (not only a date) and strictly before all the others; else None (no outlet is named)."""
+    times = [parse_iso(m.get("published_at")) for m in members]
+    if len(members) < 2 or any(t is None for t in times):
+        return None
+    first, rest = times[0], times[1:]
+    if first is None or date_only(first) or any(t is None or t <= first for t in rest):
+        return None
+    return article_item(members[0])
+
+
 def story_page(store: Store, story_id: int) -> Row:
     """Full coverage: one entry per text in time order (copies folded into the earliest), who reported first,
     and every source that carried it. A story merged into another answers with StoryMoved."""
@@ -537,7 +549,7 @@ def story_page(store: Store, story_id: int) -> Row:
         w["linked_source"] = names.get(int(w["linked_to"]), "")
     return {
         "story": card,
-        "first_reported_by": article_item(members[0]),
+        "first_reported_by": first_report(members),
         "timeline": [{**article_item(lead), "why": why.get(int(lead["id"])),
                       "also_carried_by": carried_by(lead, copies)} for lead, copies in fold(members)],
         "sources": list(sources.values()),

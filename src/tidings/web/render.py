@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
-from tidings.clock import parse_iso
+from tidings.clock import date_only, parse_iso
 from tidings.web.pages import http_url, section_path
 
 __all__ = ["STATIC", "TEMPLATES", "environment", "highlight", "http_url", "paragraphs", "render_error",
@@ -37,9 +37,11 @@ def printable(value: Any) -> Any:
 
 
 def when(value: Any) -> str:
-    """A stored ISO time as '19 Jun 2023, 14:05 UTC'; '' when absent or unreadable."""
+    """A stored ISO time as '19 Jun 2023, 14:05 UTC', a date as '19 Jun 2023'; '' when absent or unreadable."""
     dt = parse_iso(value) if isinstance(value, str) else None
-    return f"{dt.day} {dt:%b %Y, %H:%M} UTC" if dt else ""
+    if dt is None:
+        return ""
+    return f"{dt.day} {dt:%b %Y}" if date_only(dt) else f"{dt.day} {dt:%b %Y, %H:%M} UTC"
 
 
 def paragraphs(text: Any) -> list[str]:
