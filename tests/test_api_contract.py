@@ -147,7 +147,7 @@ def assert_clean(done: subprocess.CompletedProcess[str], report: dict[str, Any])
     output = (done.stdout + done.stderr)[-8000:]
     assert done.returncode == 0 and report["exit_code"] == 0, output
     assert report["failures"] == [] and report["errors"] == [], output
-    assert report["operations"]["tested"] == report["operations"]["total"] == 17, report["operations"]
+    assert report["operations"]["tested"] == report["operations"]["total"] == 18, report["operations"]
     assert report["test_cases"]["generated"] > 300 and report["test_cases"]["with_failures"] == 0, report["test_cases"]
     assert {name: phase["status"] for name, phase in report["phases"].items()} == dict.fromkeys(
         ("examples", "coverage", "fuzzing", "stateful"), "success"), report["phases"]

@@ -671,3 +671,25 @@ def test_dates_show_as_dates_and_the_first_report_only_when_the_times_say_so() -
                     [member(1, "2025-03-03T09:00:00Z"), member(2, None)],  # one undated
                     [member(1, "2025-03-03T09:00:00Z")]):  # alone
         assert pages.first_report(members) is None, members
+
+
+def test_an_operator_can_watch_health_and_metrics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(tmp_path / "ops.db")
+    numbered_articles(store, 5)
+    failing = store.add_source("https://down.example/feed.xml", "Down")[0]
+    store.update_source(failing, error_count=2, last_error="HTTP 503")
+    with TestClient(create_app(store, base_url=BASE)) as c:
+        r = c.get("/healthz")
+        assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+        assert r.json() == {"status": "ok", "articles": 5, "stories": 0, "waiting": 5, "feeds": 1, "failing": 1}
+        lines = c.get("/metrics").text.splitlines()
+        assert "tidings_articles 5" in lines and "tidings_feeds_failing 1" in lines
+        assert "# TYPE tidings_analysis_backlog gauge" in lines
+        assert all(line.startswith("#") or len(line.split()) == 2 for line in lines)
+
+        def unreadable() -> dict[str, Any]:
+            raise OSError("disk gone")
+
+        monkeypatch.setattr(store, "counts", unreadable)
+        down = c.get("/healthz")
+        assert down.status_code == 503 and "database cannot be read" in down.json()["error"]

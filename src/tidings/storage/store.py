@@ -373,6 +373,15 @@ class Store:
         return self._all("SELECT section, COUNT(*) AS articles FROM article_sections GROUP BY section"
                          " ORDER BY articles DESC, section")
 
+    def counts(self) -> Row:
+        """What an operator watches, counted in one query: articles, stories, sources and the backlog."""
+        row = self._one(
+            "SELECT (SELECT COUNT(*) FROM articles) AS articles, (SELECT COUNT(*) FROM stories) AS stories,"
+            " (SELECT COUNT(*) FROM articles WHERE analysed = 0) AS waiting,"
+            " (SELECT COUNT(*) FROM sources WHERE feed_url IS NOT NULL) AS feeds,"
+            " (SELECT COUNT(*) FROM sources WHERE feed_url IS NOT NULL AND error_count > 0) AS failing")
+        return row or {}
+
     def article_count(self) -> int:
         row = self._one("SELECT COUNT(*) AS n FROM articles")
         return int(row["n"]) if row else 0

@@ -98,6 +98,20 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
     install_admin(app, store, secret, app.state.analysis)
     install_images(app, store)
 
+    @app.get("/healthz", tags=["operators"], responses=errors(503))
+    def healthz() -> JSONResponse:
+        """200 with the counts an operator watches while the database answers; 503 when it does not."""
+        try:
+            body, status = pages.health(store), 200
+        except Exception as exc:  # any failure to read is what a monitor must see
+            body, status = {"error": f"the database cannot be read ({type(exc).__name__})"}, 503
+        return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(pages.metrics_text(store), media_type="text/plain; version=0.0.4",
+                        headers={"Cache-Control": "no-store"})
+
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> RedirectResponse:  # browsers ask for it on every site; Tidings' own mark answers
         return RedirectResponse("/static/favicon.svg", status_code=301)

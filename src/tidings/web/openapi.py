@@ -33,6 +33,7 @@ _ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
           {"WWW-Authenticate": {"description": "`Bearer`", "required": True, "schema": {"type": "string"}}}),
     403: ("That is not the admin secret.", {}),
     404: ("Nothing at this address: no such id, section, article URL or source.", {}),
+    503: ("Tidings cannot read its database now (`/healthz`: what a monitor alerts on).", {}),
     413: ("The body is larger than this route takes (see `app.MAX_BODY` and `admin.MAX_UPLOAD`).", {}),
     429: ("Too many wrong admin secrets from this client: no secret is checked until `Retry-After` seconds "
           "have passed.",

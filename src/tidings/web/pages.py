@@ -601,6 +601,32 @@ def search_page(store: Store, query: str, page: int = 1) -> Row:
             "pagination": pagination(page, SEARCH_LIMIT, len(leads) - (page - 1) * SEARCH_LIMIT)}
 
 
+# -- operators ---------------------------------------------------------------------------------------------
+
+METRICS = (  # name, what it counts, the key in Store.counts
+    ("tidings_articles", "articles stored", "articles"),
+    ("tidings_stories", "stories", "stories"),
+    ("tidings_analysis_backlog", "articles waiting for analysis (embedding, Similar News, story)", "waiting"),
+    ("tidings_feeds", "sources with a feed", "feeds"),
+    ("tidings_feeds_failing", "feeds whose last poll failed", "failing"),
+)
+
+
+def health(store: Store) -> Row:
+    """Whether Tidings can answer: the database reads, and what is waiting or failing (for a monitor)."""
+    counts = store.counts()
+    return {"status": "ok", **{key: int(counts[key]) for _, _, key in METRICS}}
+
+
+def metrics_text(store: Store) -> str:
+    """The same counts in Prometheus' text format, for a scraper."""
+    counts = store.counts()
+    lines = []
+    for name, help_, key in METRICS:
+        lines += [f"# HELP {name} {help_}", f"# TYPE {name} gauge", f"{name} {int(counts[key])}"]
+    return "\n".join(lines) + "\n"
+
+
 # -- contract endpoints -----------------------------------------------------------------------------------
 
 
