@@ -173,6 +173,10 @@ def test_api_write_flow_with_the_secret(client: TestClient, store: Store, feed_s
     assert r.status_code == 200 and r.json()["source"]["name"] == "The Harbour Times"
     row = store.source(sid)
     assert row and (row["name"], row["section"], row["fulltext"]) == ("The Harbour Times", "Local", "never")
+    r = client.patch(f"/api/sources/{sid}", json={"every_minutes": 30}, headers=AUTH)
+    assert r.status_code == 200 and r.json()["source"]["poll_every_minutes"] == 30
+    for wrong in (True, 3, 2000, "30"):
+        assert client.patch(f"/api/sources/{sid}", json={"every_minutes": wrong}, headers=AUTH).status_code == 400
     r = client.post(f"/api/sources/{sid}/refresh", headers=AUTH)
     assert r.status_code == 200 and r.json()["refresh"]["new"] == len(ITEMS) and r.json()["analysis"] == "queued"
     assert client.app.state.analysis.wait(30)  # type: ignore[attr-defined]

@@ -81,3 +81,31 @@ def test_an_article_is_found_by_the_url_as_people_paste_it(store) -> None:  # ty
         assert api_similar(store, pasted)["article"]["url"] == "https://news.example/world/floods?id=7", pasted
     with pytest.raises(PageNotFound):
         api_similar(store, "https://news.example/world/floods?id=8")  # another query is another page
+
+
+def test_an_operator_sets_how_often_a_source_is_polled(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from newsserver import refresh
+    from tidings.clock import parse_iso
+    from tidings.ingest.schedule import DEFAULT_INTERVAL
+    from tidings.storage.store import Store
+
+    with NewsServer() as server:
+        url = server.add("/feed.xml", GOOD, FEED_TYPE)
+        db = tmp_path / "t.db"
+        assert main(["--db", str(db), "sources", "add", url, "--every", "15", "--fulltext", "never"]) == 0
+        capsys.readouterr()
+        assert main(["--db", str(db), "sources", "add", server.add("/b.xml", GOOD, FEED_TYPE), "--every", "3"]) == 2
+        assert "poll every 5 to 1440 minutes" in capsys.readouterr().err
+        store = Store(db)
+        source = store.sources()[0]
+        assert source["poll_every"] == 900
+        refresh(store, source["id"])  # a successful poll keeps the operator's interval, whatever the feed's pace
+        row = store.source(source["id"]) or {}
+        due, last = parse_iso(row["next_poll_at"]), parse_iso(row["last_polled_at"])
+        assert due and last and (due - last).total_seconds() == 900
+        edit_source(store, source["id"], every_minutes=0)  # back to adapting
+        refresh(store, source["id"])
+        row = store.source(source["id"]) or {}
+        assert row["poll_every"] is None and row["poll_interval"] == DEFAULT_INTERVAL
+        with pytest.raises(UserError, match="poll every"):
+            edit_source(store, source["id"], every_minutes=2000)

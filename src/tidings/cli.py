@@ -78,7 +78,7 @@ def cmd_sources_add(args: argparse.Namespace) -> int:
     async def run() -> tuple[dict[str, Any], bool]:
         async with Fetcher(fetch_settings_from_env()) as fetcher:
             return await usecases.add_source(store, fetcher, args.url, section=args.section, name=args.name,
-                                             fulltext=args.fulltext)
+                                             fulltext=args.fulltext, every_minutes=args.every)
 
     row, new = asyncio.run(run())
     print(f"source {row['id']}: {row['name']} <{row['feed_url']}>" + ("" if new else " (already there)"))
@@ -312,6 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", default="", help="display name (default: the feed's title)")
     s.add_argument("--fulltext", choices=["auto", "always", "never"], default="auto",
                    help="fetch article pages for full text (default: detect)")
+    s.add_argument("--every", type=int, default=0, metavar="MINUTES",
+                   help="poll it every 5 to 1440 minutes (default 0: as often as it publishes)")
     s.set_defaults(func=cmd_sources_add)
     src.add_parser("list", help="list sources and their health").set_defaults(func=cmd_sources_list)
     s = src.add_parser("import", help="import feeds from an OPML file (categories become sections)")

@@ -23,6 +23,7 @@ FULLTEXT_CHOICES = ("auto", "always", "never")
 MAX_NAME = 200
 MAX_SECTION = 100
 MAX_URL = 2000
+EVERY_MINUTES = (5, 1440)  # an interval an operator may set for a source: from 5 minutes to a day
 
 def clean_field(value: str, label: str, limit: int) -> str:
     text = one_line(value)
@@ -37,6 +38,27 @@ def check_fulltext(value: str) -> str:
     return value
 
 
+def check_every(minutes: int) -> int | None:
+    """A poll interval in minutes as stored (seconds), or None for 0: adapt to how often the source publishes."""
+    low, high = EVERY_MINUTES
+    if minutes == 0:
+        return None
+    if not low <= minutes <= high:
+        raise UserError(f"poll every {low} to {high} minutes, or 0 to adapt to how often the source publishes")
+    return minutes * 60
+
+
+def _sooner(source: Row, every: int) -> str | None:
+    """The next poll once a source is to be polled every ``every`` seconds: no later than that after its last."""
+    from datetime import timedelta
+
+    from tidings.clock import iso, parse_iso, utcnow
+
+    due = (parse_iso(source.get("last_polled_at")) or utcnow()) + timedelta(seconds=every)
+    planned = parse_iso(source.get("next_poll_at"))
+    return iso(min(due, planned) if planned else due)
+
+
 def source_or_error(store: Store, source_id: int) -> Row:
     row = store.source(source_id)
     if row is None:
@@ -45,22 +67,28 @@ def source_or_error(store: Store, source_id: int) -> Row:
 
 
 async def add_source(store: Store, fetcher: Fetcher, url: str, *, section: str = "", name: str = "",
-                     fulltext: str = "auto") -> tuple[Row, bool]:
-    """Add a feed by feed URL or site URL; returns the source and whether it is new (False: it was there)."""
+                     fulltext: str = "auto", every_minutes: int = 0) -> tuple[Row, bool]:
+    """Add a feed by feed URL or site URL, polled every ``every_minutes`` (0: as often as it publishes);
+    returns the source and whether it is new (False: it was there)."""
     url = url.strip()
     if not url or len(url) > MAX_URL:
         raise UserError(f"give the address of a feed or of a news site (at most {MAX_URL} characters)")
     section, name = clean_field(section, "section", MAX_SECTION), clean_field(name, "name", MAX_NAME)
+    fulltext, every = check_fulltext(fulltext), check_every(every_minutes)
     existing = store.source_by_feed_url(url)
     if existing:
         return existing, False
-    return await pipeline.add_source(store, fetcher, url, section=section, name=name,
-                                     fulltext=check_fulltext(fulltext)), True
+    row = await pipeline.add_source(store, fetcher, url, section=section, name=name, fulltext=fulltext)
+    if every:
+        store.update_source(row["id"], poll_every=every, poll_interval=every)
+        row = source_or_error(store, row["id"])
+    return row, True
 
 
 def edit_source(store: Store, source_id: int, *, name: str | None = None, section: str | None = None,
-                fulltext: str | None = None) -> Row:
-    """Change a source's name, section and full-text setting; only the fields given change."""
+                fulltext: str | None = None, every_minutes: int | None = None) -> Row:
+    """Change a source's name, section, full-text setting and poll interval (minutes; 0: adapt); only the fields
+    given change."""
     source_or_error(store, source_id)
     fields: dict[str, str] = {}
     if name is not None:
@@ -71,9 +99,15 @@ def edit_source(store: Store, source_id: int, *, name: str | None = None, sectio
         fields["section"] = clean_field(section, "section", MAX_SECTION)
     if fulltext is not None:
         fields["fulltext"] = check_fulltext(fulltext)
-    if not fields:
-        raise UserError("nothing to change: give a name, a section or a full-text setting")
-    store.update_source(source_id, **fields)
+    changes: dict[str, Any] = dict(fields)
+    if every_minutes is not None:
+        every = check_every(every_minutes)
+        changes["poll_every"] = every  # None: adapt again, from the next poll on
+        if every:
+            changes.update(poll_interval=every, next_poll_at=_sooner(source_or_error(store, source_id), every))
+    if not changes:
+        raise UserError("nothing to change: give a name, a section, a full-text setting or a poll interval")
+    store.update_source(source_id, **changes)
     return source_or_error(store, source_id)
 
 

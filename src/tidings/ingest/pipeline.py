@@ -414,8 +414,10 @@ async def _add_page(a: ArticleIn, page: FetchResult, feed_text: str) -> None:
 
 
 def _record_success(store: Store, source: dict[str, Any], res: FetchResult, now: datetime, *, error: str) -> None:
-    times = [t for t in (parse_iso(s) for s in store.recent_publish_times(source["id"])) if t]
-    interval = schedule.adaptive_interval(times)
+    interval = int(source.get("poll_every") or 0)  # set by an operator; else adapt to the source
+    if not interval:
+        times = [t for t in (parse_iso(s) for s in store.recent_publish_times(source["id"])) if t]
+        interval = schedule.adaptive_interval(times)
     store.update_source(
         source["id"], etag=res.etag, last_modified=res.last_modified, last_polled_at=iso(now),
         last_success_at=iso(now), last_status=res.status, error_count=0, last_error=storable(error),

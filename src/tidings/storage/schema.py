@@ -169,4 +169,8 @@ MIGRATIONS: list[str] = [
     UPDATE articles SET analysed_seq = id WHERE analysed = 1;
     CREATE INDEX articles_analysed_seq ON articles (analysed_seq);
     """,
+    # 11: a poll interval an operator sets for one source (seconds); NULL: adapt to how often it publishes.
+    """
+    ALTER TABLE sources ADD COLUMN poll_every INTEGER;
+    """,
 ]

@@ -29,7 +29,7 @@ CLAIM_LEASE = 600.0  # seconds an analyser may hold a claim before others take t
 SOURCE_FIELDS = {
     "site_url", "name", "outlet", "section", "fulltext", "needs_fulltext", "etag", "last_modified",
     "last_polled_at", "last_success_at", "next_poll_at", "poll_interval", "error_count", "last_error",
-    "last_status", "last_skipped",
+    "last_status", "last_skipped", "poll_every",
 }
 
 ARTICLE_COLUMNS = (

@@ -106,10 +106,12 @@ async def off_page_threads(func: Callable[..., T], *args: Any) -> T:
 # -- the actions -----------------------------------------------------------------------------------------
 
 
-async def add_source(store: Store, url: str, *, section: str = "", name: str = "", fulltext: str = "auto") -> Row:
+async def add_source(store: Store, url: str, *, section: str = "", name: str = "", fulltext: str = "auto",
+                     every_minutes: int = 0) -> Row:
     """Add a feed by feed URL or site URL (UserError when none is found there)."""
     def use_case(fetcher: Fetcher) -> Awaitable[tuple[Row, bool]]:
-        return usecases.add_source(store, fetcher, url, section=section, name=name, fulltext=fulltext)
+        return usecases.add_source(store, fetcher, url, section=section, name=name, fulltext=fulltext,
+                                   every_minutes=every_minutes)
 
     row, _ = await off_page_threads(_fetching, use_case)
     return row

@@ -22,7 +22,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from tidings.errors import UserError
 from tidings.storage.store import Store
-from tidings.usecases import FULLTEXT_CHOICES, MAX_NAME, MAX_SECTION, MAX_URL
+from tidings.usecases import EVERY_MINUTES, FULLTEXT_CHOICES, MAX_NAME, MAX_SECTION, MAX_URL
 from tidings.web import actions
 from tidings.web.actions import Analysis
 from tidings.web.auth import (
@@ -60,6 +60,16 @@ URL_PATTERN = "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]"
 NAME_PATTERN = "[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
 
 
+# A poll interval: 0 (adapt to the source) or 5 to 1440 minutes (``_number_only`` keeps out true, "30" and such).
+Minutes = Literal[0] | Annotated[int, Field(ge=EVERY_MINUTES[0], le=EVERY_MINUTES[1])]
+
+
+def _number_only(value: object) -> object:
+    if isinstance(value, bool | str):
+        raise ValueError("a number of minutes")
+    return value
+
+
 class SourceIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "examples": [{"url": "https://news.example.org/feed.xml", "section": "World", "fulltext": "auto"}]})
@@ -68,6 +78,9 @@ class SourceIn(BaseModel):
     section: str = Field("", max_length=MAX_SECTION)
     name: str = Field("", max_length=MAX_NAME, description="default: the feed's title")
     fulltext: Fulltext = "auto"
+    every_minutes: Minutes = Field(0, description="poll every 5 to 1440 minutes; 0: as often as the source publishes")
+
+    _minutes_only = field_validator("every_minutes", mode="before")(_number_only)
 
     @field_validator("url")
     @classmethod
@@ -98,13 +111,18 @@ class SourcePatch(BaseModel):
     section: Annotated[str, Field(max_length=MAX_SECTION)] | SkipJsonSchema[None] = Field(
         None, json_schema_extra=_no_default)
     fulltext: Fulltext | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default)
+    every_minutes: Minutes | SkipJsonSchema[None] = Field(
+        None, description="poll every 5 to 1440 minutes; 0: as often as the source publishes",
+        json_schema_extra=_no_default)
 
-    @field_validator("name", "section", "fulltext", mode="before")
+    @field_validator("name", "section", "fulltext", "every_minutes", mode="before")
     @classmethod
     def _given(cls, value: object) -> object:
         if value is None:
             raise ValueError("null is not a value: leave the field out to keep it")
         return value
+
+    _minutes_only = field_validator("every_minutes", mode="before")(_number_only)
 
 
 def admin_view(row: Row) -> Row:
@@ -150,13 +168,14 @@ def _install_api(app: FastAPI, store: Store, secret: str, analysis: Analysis, li
     async def api_add_source(body: SourceIn) -> Row:
         """Add a feed by feed URL or site URL (the page must link to its feed)."""
         row = await actions.add_source(store, body.url, section=body.section, name=body.name,
-                                       fulltext=body.fulltext)
+                                       fulltext=body.fulltext, every_minutes=body.every_minutes)
         return {"source": admin_view(row)}
 
     @api.patch("/sources/{source_id}", responses=errors(400, 404, 413))
     def api_edit_source(source_id: Id, body: SourcePatch) -> Row:
         """Change a source's name, section or full-text setting."""
-        row = actions.edit_source(store, source_id, name=body.name, section=body.section, fulltext=body.fulltext)
+        row = actions.edit_source(store, source_id, name=body.name, section=body.section, fulltext=body.fulltext,
+                                  every_minutes=body.every_minutes)
         return {"source": admin_view(row)}
 
     @api.delete("/sources/{source_id}", responses=errors(404))
@@ -229,6 +248,16 @@ def _text(form: FormData, key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _minutes(form: FormData) -> int | None:
+    """The form's poll interval in minutes: None when left empty (keep it), a UserError when not a number."""
+    text = _text(form, "every").strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise UserError("poll every: give a number of minutes, or 0 to adapt")
+    return int(text)
+
+
 def _install_pages(app: FastAPI, store: Store, secret: str, analysis: Analysis, limiter: FailureLimiter) -> None:
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_form(request: Request, next: str = "/admin") -> Response:
@@ -286,7 +315,8 @@ def _install_pages(app: FastAPI, store: Store, secret: str, analysis: Analysis, 
             return form
         try:
             row = await actions.add_source(store, _text(form, "url"), section=_text(form, "section"),
-                                           name=_text(form, "name"), fulltext=_text(form, "fulltext") or "auto")
+                                           name=_text(form, "name"), fulltext=_text(form, "fulltext") or "auto",
+                                           every_minutes=_minutes(form) or 0)
         except UserError as exc:
             return _back(request, "error", f"Could not add that source: {exc}")
         return _back(request, "ok", f"Added “{row['name']}” ({redacted_url(row['feed_url'])}).")
@@ -298,7 +328,8 @@ def _install_pages(app: FastAPI, store: Store, secret: str, analysis: Analysis, 
             return form
         try:
             row = await run_in_threadpool(actions.edit_source, store, source_id, name=_text(form, "name"),
-                                          section=_text(form, "section"), fulltext=_text(form, "fulltext") or None)
+                                          section=_text(form, "section"), fulltext=_text(form, "fulltext") or None,
+                                          every_minutes=_minutes(form))
         except UserError as exc:
             return _back(request, "error", f"Not saved: {exc}")
         return _back(request, "ok", f"Saved “{row['name']}”.")

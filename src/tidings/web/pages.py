@@ -372,6 +372,7 @@ def source_view(row: Row, *, public: bool = False) -> Row:
         "latest_article": row.get("latest_article_at"),
         "next_poll": row.get("next_poll_at") if row.get("feed_url") else None,
         "poll_interval": row.get("poll_interval"),
+        "poll_every_minutes": int(row["poll_every"]) // 60 if row.get("poll_every") else 0,  # 0: adapts
         "health": source_health(row),
         "skipped": skipped_items(row.get("last_skipped")),
         "link": source_path(row["id"]),
