@@ -1,8 +1,9 @@
 """Background work over stored articles: embed, fingerprint, link to Similar News and file into stories.
 
 Articles wait in a backlog (``analysed = 0``) until this runs; it is idempotent, so the poller, the importer and
-the scheduler all call the same ``analyse_backlog``. Links are stored both ways, so a new article appears under
-older related ones and the older ones under it, and a page view only reads what is stored.
+the scheduler all call the same ``analyse_backlog``, and several processes may run it at once: each batch is
+claimed first, and every fact a decision rests on is read as stored. Links are stored both ways, so a new article
+appears under older related ones and the older ones under it, and a page view only reads what is stored.
 """
 
 from __future__ import annotations

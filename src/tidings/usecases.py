@@ -1,7 +1,8 @@
 """What a person or a schedule can ask of Tidings, one function each: add, change, remove and refresh a source,
-import articles or sources, analyse what waits, settle the stories. Input is checked here, once, whoever calls:
-the command line, the web and the scheduler all come through these functions, and a bad value gets the same
-clear message everywhere (UserError, or NotFound for an id that names nothing)."""
+import articles or sources, analyse what waits, settle the stories. Input is checked here, once: the command line
+and the web both come through these functions (the scheduler runs the same pipeline and analysis on what is
+stored), and a bad value gets the same clear message everywhere (UserError, or NotFound for an id that names
+nothing)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ MAX_NAME = 200
 MAX_SECTION = 100
 MAX_URL = 2000
 EVERY_MINUTES = (5, 1440)  # an interval an operator may set for a source: from 5 minutes to a day
+
 
 def clean_field(value: str, label: str, limit: int) -> str:
     text = one_line(value)
