@@ -306,8 +306,8 @@ def recluster(store: Store, analyser: Analyser, *, since: str | None = None) -> 
     found = analyser.index.nearest_many(vectors, CANDIDATES)
     candidates = [[position[j] for j, _ in near if j in position] for near in found]
     links = store.links_among(list(position))
-    for link in links:  # every stored link is weighed too, so that all of them get the same kind of score
-        candidates[position[link["article_id"]]].append(position[link["other_id"]])
+    for a, b, _, _ in links:  # every stored link is weighed too, so that all of them get the same kind of score
+        candidates[position[a]].append(position[b])
     plan = plan_recluster(members, vectors, [sorted(set(c)) for c in candidates], t=analyser.thresholds)
     with store.transaction():
         moved = apply_stories(store, analyser.index, plan, {m.id: m.story_id for m in members}, links)

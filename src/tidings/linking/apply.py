@@ -41,7 +41,7 @@ def apply_links(store: Any, index: VectorIndex, row: dict[str, Any], item: Index
 
 
 def apply_stories(store: Any, index: VectorIndex, plan: StoryPlan, story_of: dict[int, int | None],
-                  links: list[dict[str, Any]]) -> int:
+                  links: list[tuple[int, int, float, str]]) -> int:
     """Write a re-clustering: members move to their cluster's story (kept id or a new one), stories left empty
     redirect to where most of their members went, ``links`` (the stored links among the members) are relabelled
     by the stories and rescored by their lift. ``story_of``: each member's story before. Returns how many
@@ -70,7 +70,7 @@ def apply_stories(store: Any, index: VectorIndex, plan: StoryPlan, story_of: dic
     return moved
 
 
-def _relabel(store: Any, plan: StoryPlan, story: dict[int, int], links: list[dict[str, Any]]) -> None:
+def _relabel(store: Any, plan: StoryPlan, story: dict[int, int], links: list[tuple[int, int, float, str]]) -> None:
     """Links inside the window say what the stories say: "same_story" when both are in one story and the pair
     itself stands out (a story's members need not all be close to each other), otherwise "related"; copies stay
     "duplicate". Their score becomes the lift-corrected one, and pairs that now stand out are linked too."""
@@ -79,15 +79,15 @@ def _relabel(store: Any, plan: StoryPlan, story: dict[int, int], links: list[dic
 
     updates = []
     linked = set()
-    for link in links:
-        a, b, relation = link["article_id"], link["other_id"], link["relation"]
+    for a, b, stored_score, stored in links:
+        relation = stored
         if a not in story or b not in story:
             continue
         linked.add((a, b))
         if relation != "duplicate":
             relation = "same_story" if one_event(a, b) else "related"
-        score = plan.scores.get((a, b), plan.scores.get((b, a), link["score"]))
-        if relation != link["relation"] or score != link["score"]:
+        score = plan.scores.get((a, b), plan.scores.get((b, a), stored_score))
+        if relation != stored or score != stored_score:
             updates.append((score, relation, a, b))
     store.relabel_links(updates)
     added = [Neighbour(x, y, plan.scores[(a, b)], "same_story" if one_event(a, b) else "related", json.dumps(why))

@@ -717,14 +717,16 @@ class Store:
             f" {where} ORDER BY COALESCE(a.published_at, a.fetched_at) DESC, a.id DESC LIMIT ?",
             (since, limit) if since else (limit,))
 
-    def links_among(self, ids: list[int]) -> list[Row]:
-        """Stored links (both directions) whose two ends are both in ``ids``."""
+    def links_among(self, ids: list[int]) -> list[tuple[int, int, float, str]]:
+        """Stored links (both directions) whose two ends are both in ``ids``, as (article_id, other_id, score,
+        relation): tuples, since a window of many thousand articles has hundreds of thousands of links."""
         wanted = set(ids)
-        out: list[Row] = []
+        out: list[tuple[int, int, float, str]] = []
         for chunk in _chunks(ids, 900):
             marks = ",".join("?" * len(chunk))
-            out += [r for r in self._all(f"SELECT article_id, other_id, score, relation FROM similar"
-                                         f" WHERE article_id IN ({marks})", chunk) if r["other_id"] in wanted]
+            out += [(r[0], r[1], r[2], r[3]) for r in self.db.execute(
+                f"SELECT article_id, other_id, score, relation FROM similar WHERE article_id IN ({marks})", chunk)
+                if r[1] in wanted]
         return out
 
     def relabel_links(self, rows: Iterable[tuple[float, str, int, int]]) -> None:
