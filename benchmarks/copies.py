@@ -28,13 +28,12 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))
 
-from tidings.evaluation.datasets import EvalArticle, data_dir, load_allsides, load_basil  # noqa: E402
+from tidings.evaluation.datasets import EvalArticle, data_dir, headlines_only, load_allsides, load_basil  # noqa: E402
 from tidings.evaluation.syndication import (  # noqa: E402
     ALLSIDES_SAME_TEXT,
     build_fulltext_copy_set,
     build_summary_copy_set,
     comparison_pairs,
-    headline_only,
 )
 from tidings.similarity.neardup import (  # noqa: E402
     COPY_CONTAINMENT,
@@ -138,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     sets = [
         ("summary-only (allsides-dev)", summary, summary_gold),
         ("full text (BASIL)", fulltext, fulltext_gold),
-        ("headline only (allsides-dev)", headline_only(summary), summary_gold),
+        ("headline only (allsides-dev)", headlines_only(summary), summary_gold),
     ]
     print(f"{'set':30} {'measure':5} {'P':>6} {'R':>6} {'indep. called':>14} {'copies':>6} {'indep.':>6} "
           f"{'others':>6} {'us/call':>8}")

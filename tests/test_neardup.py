@@ -5,14 +5,13 @@ from __future__ import annotations
 import pytest
 
 from conftest import shared_data
-from tidings.evaluation.datasets import EvalArticle, load_allsides, load_basil
+from tidings.evaluation.datasets import EvalArticle, headlines_only, load_allsides, load_basil
 from tidings.evaluation.syndication import (
     ALLSIDES_SAME_TEXT,
     SUMMARY_EDIT_PROBABILITIES,
     build_fulltext_copy_set,
     build_summary_copy_set,
     comparison_pairs,
-    headline_only,
 )
 from tidings.similarity.neardup import (
     COPY_CONTAINMENT,
@@ -259,4 +258,4 @@ def test_the_same_text_pairs_in_allsides_are_copies_and_the_set_is_reproducible(
     for copy in (a for a in articles if a.copy_of):
         original = originals[copy.copy_of or ""]
         assert (copy.title, copy.text) != (original.title, original.text) and copy.gold == original.gold
-    assert all(a.text == "" for a in headline_only(articles))
+    assert all(a.text == "" for a in headlines_only(articles))

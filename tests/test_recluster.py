@@ -249,3 +249,21 @@ def test_the_recluster_command_settles_a_split_story(tmp_path, monkeypatch, caps
     store.close()
     assert main(["--db", str(db), "recluster", "--since", "last tuesday"]) == 2  # bad input: usage status
     assert "is not a date" in capsys.readouterr().err
+
+
+def test_a_component_too_big_to_cluster_keeps_its_stories(store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tidings.linking import recluster as window
+
+    analyser = Analyser.open(store, HashingEmbedder())
+    import_jsonl(store, [_lead(f"https://n{i}.example/quake", OUTLETS[i], title, lead, T0 + timedelta(hours=i))
+                         for i, (title, lead) in enumerate(QUAKE)])
+    analyse_backlog(store, analyser)
+    last = store.article_by_url("https://n2.example/quake")
+    assert last is not None
+    stray = store.create_story("stray")
+    store.set_story(last["id"], stray)
+    monkeypatch.setattr(window, "MAX_COMPONENT", 2)  # the three reports are one component, now too big
+    assert recluster(store, analyser) == 0
+    assert store.article_by_url("https://n2.example/quake")["story_id"] == stray  # type: ignore[index]
+    monkeypatch.undo()
+    assert recluster(store, analyser) == 1  # clustered again once it fits

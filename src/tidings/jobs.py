@@ -72,9 +72,11 @@ class Analyser:
         """Take in what every analyser (this process or another) has analysed since this index last looked: new
         vectors added, facts (story, copy group) as stored now."""
         while rows := store.analysed_after(self.seen_seq, self.embedder.name):
-            new = [r for r in rows if self.index.get(r["article_id"]) is None]
+            new = []
             for r in rows:
-                if self.index.get(r["article_id"]) is not None:
+                if self.index.get(r["article_id"]) is None:
+                    new.append(r)
+                else:
                     self.index.set_facts(_facts(r))
             if new:
                 self.index.add_many([_facts(r) for r in new],

@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -289,3 +289,8 @@ def _allsides_article(line: str) -> EvalArticle | None:
         published=None,
         gold=story,
     )
+
+
+def headlines_only(articles: list[EvalArticle]) -> list[EvalArticle]:
+    """The same items with the text left out: what a feed that carries only headlines gives."""
+    return [replace(a, text="") for a in articles]

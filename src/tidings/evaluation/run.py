@@ -21,6 +21,7 @@ from tidings.evaluation import baselines, metrics
 from tidings.evaluation.datasets import (
     EvalArticle,
     EvalPair,
+    headlines_only,
     load_allsides,
     load_basil,
     load_semeval_en,
@@ -168,10 +169,6 @@ def _baseline_figures(label: str, articles: list[EvalArticle], embedder: Embedde
         Figure(label, "story F1 over hindsight average linkage", story_f1 - cl.f1),
     ]
     return figures
-
-
-def headlines_only(articles: list[EvalArticle]) -> list[EvalArticle]:
-    return [replace(a, text="") for a in articles]
 
 
 def undated(articles: list[EvalArticle]) -> list[EvalArticle]:

@@ -534,11 +534,6 @@ def build_fulltext_copy_set(
     return edited, pairs
 
 
-def headline_only(articles: list[EvalArticle]) -> list[EvalArticle]:
-    """The same items with the text left out: what a feed that carries only headlines gives."""
-    return [replace(a, text="") for a in articles]
-
-
 def comparison_pairs(
     articles: list[EvalArticle], gold_pairs: set[frozenset[str]], *, nearest: int = 3
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:

@@ -91,7 +91,8 @@ def _relabel(store: Any, plan: StoryPlan, story: dict[int, int], links: list[tup
             updates.append((score, relation, a, b))
     store.relabel_links(updates)
     added = [Neighbour(x, y, plan.scores[(a, b)], "same_story" if one_event(a, b) else "related", json.dumps(why))
-             for (a, b), why in plan.found.items() if (a, b) not in linked and (b, a) not in linked
+             for (a, b), why in plan.found.items()
+             if a in story and b in story and (a, b) not in linked and (b, a) not in linked  # both clustered
              for x, y in ((a, b), (b, a))]
     store.save_neighbours(added)
 

@@ -54,10 +54,6 @@ class StoryPlan:
     scores: dict[tuple[int, int], float] = field(default_factory=dict)
     strong: set[tuple[int, int]] = field(default_factory=set)
     found: dict[tuple[int, int], dict[str, object]] = field(default_factory=dict)  # links worth showing, why
-    untouched: list[int] = field(default_factory=list)  # members of components too big to cluster
-
-    def cluster_of(self) -> dict[int, int]:
-        return {a: c for c, members in enumerate(self.clusters) for a in members}
 
 
 def recluster(members: list[Member], vectors: np.ndarray, candidates: list[list[int]], *,
@@ -90,9 +86,7 @@ def recluster(members: list[Member], vectors: np.ndarray, candidates: list[list[
     for component in _components(n, rows[evidence >= 0], cols[evidence >= 0]):
         if len(component) == 1:
             clusters.append(component)
-        elif len(component) > MAX_COMPONENT:
-            plan.untouched += [members[i].id for i in component]
-        else:
+        elif len(component) <= MAX_COMPONENT:  # larger ones are in no cluster: their members keep their stories
             clusters += _average_linkage(members, vecs, weights, density, component, t)
     plan.clusters = [[members[i].id for i in c] for c in clusters]
     plan.kept, plan.absorbed = stable_ids([[members[i].story_id for i in c] for c in clusters])

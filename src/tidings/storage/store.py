@@ -736,7 +736,6 @@ class Store:
                            list(rows))
 
 
-
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
