@@ -414,9 +414,8 @@ def _story_cutoff(latest: list[Row]) -> str | None:
 def home_page(store: Store) -> Row:
     """The biggest stories of the last two days (by outlets covering them) and the latest articles, each copy
     group once."""
-    latest = store.latest_folded(limit=HOME_LATEST + 1)
-    more = len(latest) > HOME_LATEST
-    latest = latest[:HOME_LATEST]
+    rows = store.latest_folded(limit=HOME_LATEST + 1)  # one more than shown: is there an older page?
+    latest = rows[:HOME_LATEST]
     cutoff = _story_cutoff(latest)
     recent = [s for s in store.recent_stories(limit=HOME_STORY_SCAN)
               if int(s.get("outlets") or 0) >= 2 and (cutoff is None or (s.get("last_published_at") or "") >= cutoff)]
@@ -426,7 +425,7 @@ def home_page(store: Store) -> Row:
     cards = [story_card(s, members.get(s["id"], [])) for s in top]
     return {"stories": [c for c in cards if c["size"]], "latest": listed(store, latest), "feed": LATEST_FEED_PATH,
             "health": sources_at_a_glance(store), "latest_link": LATEST_PATH,
-            "pagination": pagination(1, HOME_LATEST, HOME_LATEST + 1 if more else HOME_LATEST)}
+            "pagination": pagination(1, HOME_LATEST, len(rows))}
 
 
 def latest_page(store: Store, page: int = 1) -> Row:
