@@ -20,10 +20,14 @@ from tidings.storage.store import Store
 log = logging.getLogger("tidings")
 
 
+def _db_path(args: argparse.Namespace) -> Path:
+    return Path(args.db).expanduser() if args.db else default_db_path()
+
+
 def _store(args: argparse.Namespace, *, create: bool = False) -> Store:
     """The database named by --db (or its default); only commands that store something may create it, so a
     typo in a command that only reads creates nothing."""
-    return Store.open(Path(args.db).expanduser() if args.db else default_db_path(), create=create)
+    return Store.open(_db_path(args), create=create)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -205,7 +209,7 @@ def cmd_admin_token(args: argparse.Namespace) -> int:
     from tidings.web.auth import load_admin_secret
 
     # The secret lives in the data folder, not in the database: no database is opened (or made) for it.
-    print(load_admin_secret(Path(args.db).expanduser() if args.db else default_db_path()).value)
+    print(load_admin_secret(_db_path(args)).value)
     return 0
 
 
