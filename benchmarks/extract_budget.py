@@ -41,7 +41,7 @@ from tidings.ingest import extract  # noqa: E402
 from tidings.ingest.fetch import Fetcher  # noqa: E402
 from tidings.ingest.pipeline import refresh_feed  # noqa: E402
 from tidings.models import ExtractedPage  # noqa: E402
-from tidings.storage.store import Store  # noqa: E402
+from tidings.storage.sqlite import SQLiteStore  # noqa: E402
 
 sys.path.insert(0, str(REPO / "tests"))
 from newsserver import NewsServer, fast, rss  # noqa: E402
@@ -134,7 +134,7 @@ async def normal_page_after_cancel(page: str) -> float:
 async def refreshes(server: NewsServer, workdir: Path, pathological: int) -> tuple[float, float]:
     """Seconds feed B's refresh took, and feed A's, with A's refresh started first (its first page in a worker
     before B begins) when A has ``pathological`` pages."""
-    store = Store(workdir / "tidings.db")
+    store = SQLiteStore(workdir / "tidings.db")
     try:
         a = store.add_source(server.url("/a.xml"), "A", fulltext="always")[0]
         b = store.add_source(server.url("/b.xml"), "B", fulltext="always")[0]

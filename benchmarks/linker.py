@@ -24,7 +24,7 @@ from tidings.analysis.embeddings import HashingEmbedder  # noqa: E402
 from tidings.evaluation.datasets import data_dir, load_basil, load_wikiref  # noqa: E402
 from tidings.ingest.pipeline import import_jsonl  # noqa: E402
 from tidings.jobs import Analyser, analyse_backlog  # noqa: E402
-from tidings.storage.store import Store  # noqa: E402
+from tidings.storage.sqlite import SQLiteStore  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [json.dumps({"url": f"{a.url}?copy={i}", "title": a.title, "source": a.source, "text": a.text,
                          "published": a.published}) for i, a in enumerate(articles)]
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "linker.db")
+        store = SQLiteStore(Path(tmp) / "linker.db")
         t0 = time.perf_counter()
         import_jsonl(store, lines)
         t1 = time.perf_counter()

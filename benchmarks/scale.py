@@ -128,9 +128,9 @@ def build(db: Path, n: int, *, imported: bool = False) -> dict[str, float]:
     analyse them with the real linker; rates in articles per second (0 for a step not timed whole)."""
     from tidings.ingest.pipeline import import_jsonl
     from tidings.jobs import Analyser, analyse_backlog
-    from tidings.storage.store import Store
+    from tidings.storage.sqlite import SQLiteStore
 
-    store = Store(db)
+    store = SQLiteStore(db)
     t0 = time.perf_counter()
     if not imported:
         import_jsonl(store, synthetic_lines(n))
@@ -150,9 +150,9 @@ def measure_index(db: Path, queries: int, expansion: int | None = None) -> dict[
     and how many of the exact top 10 close enough to be the same event (cosine >= CLOSE) are among the
     CANDIDATES the linker asks the index for. ``expansion`` overrides the index's search expansion."""
     from tidings.jobs import CANDIDATES, Analyser
-    from tidings.storage.store import Store
+    from tidings.storage.sqlite import SQLiteStore
 
-    store = Store(db)
+    store = SQLiteStore(db)
     before = proc_status("self", "VmRSS")
     t0 = time.perf_counter()
     analyser = Analyser.open(store, ClusteredEmbedder())

@@ -35,8 +35,8 @@ def news_server() -> Iterator[NewsServer]:
 
 @pytest.fixture
 def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    from tidings.storage.store import Store
+    from tidings.storage.sqlite import SQLiteStore
 
-    s = Store(tmp_path / "tidings.db")
+    s = SQLiteStore(tmp_path / "tidings.db")
     yield s
     s.close()

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from newsserver import NewsServer
 from tidings.errors import UserError
+from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
 from tidings.web.app import SESSION_COOKIE, create_app
 from tidings.web.auth import ADMIN_SECRET_ENV, FailureLimiter, load_admin_secret, safe_next
@@ -97,7 +98,7 @@ def add_plain_source(store: Store, name: str = "Plain Wire") -> int:
 
 
 def test_secret_file_is_made_once_beside_the_database_and_private(tmp_path: Path) -> None:
-    store = Store(tmp_path / "data" / "news.db")
+    store = SQLiteStore(tmp_path / "data" / "news.db")
     TestClient(create_app(store))  # read-only callers need not know about the secret
     path = tmp_path / "data" / "admin-secret"
     assert path.exists() and stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -325,7 +326,7 @@ def test_a_forged_or_foreign_session_cookie_is_no_login(client: TestClient, stor
     client.cookies.clear()
     client.cookies.set(SESSION_COOKIE, payload + ".forged.signature")
     assert client.get("/admin", follow_redirects=False).status_code == 303
-    other = TestClient(create_app(Store(tmp_path / "other.db"), "another-secret-another-secret"))
+    other = TestClient(create_app(SQLiteStore(tmp_path / "other.db"), "another-secret-another-secret"))
     other.cookies.set(SESSION_COOKIE, good)
     assert other.get("/admin", follow_redirects=False).status_code == 303
     client.cookies.clear()

@@ -24,6 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tidings.ingest import fetch, pipeline
+from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
 from tidings.web.app import create_app
 from tidings.web.auth import ADMIN_SECRET_ENV
@@ -106,7 +107,7 @@ def live(tmp_path: Path, loopback_only: Guard) -> Iterator[Live]:
     """uvicorn serving a seeded database on a free loopback port, in this process (as tests/test_browser.py)."""
     import uvicorn
 
-    store = Store(tmp_path / "contract.db")
+    store = SQLiteStore(tmp_path / "contract.db")
     seed(store)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
@@ -174,7 +175,7 @@ def test_schemathesis_without_a_token(live: Live, tmp_path: Path) -> None:
 
 @pytest.fixture
 def client(tmp_path: Path, loopback_only: Guard) -> Iterator[TestClient]:
-    store = Store(tmp_path / "t.db")
+    store = SQLiteStore(tmp_path / "t.db")
     seed(store)
     with TestClient(create_app(store, SECRET, analyse=False)) as c:
         yield c

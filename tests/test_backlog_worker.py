@@ -12,6 +12,7 @@ import pytest
 from tidings.analysis.embeddings import HashingEmbedder
 from tidings.ingest.pipeline import import_jsonl
 from tidings.jobs import BATCH, Analyser, BacklogWorker
+from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
 
 
@@ -26,7 +27,7 @@ def waiting(store: Store) -> int:
 
 
 def test_whole_batches_go_while_storing_goes_on_and_the_rest_at_the_end(tmp_path: Path) -> None:
-    store = Store(tmp_path / "t.db")
+    store = SQLiteStore(tmp_path / "t.db")
     worker = BacklogWorker(store, Analyser.open(store, HashingEmbedder()), idle=0.01)
     worker.start()
     import_jsonl(store, lines(BATCH - 1))
@@ -39,7 +40,7 @@ def test_whole_batches_go_while_storing_goes_on_and_the_rest_at_the_end(tmp_path
     assert waiting(store) == 4  # the whole batches were analysed before finish, the rest waits for it
     assert worker.is_alive()
     assert worker.finish() == 2 * BATCH + 4 and waiting(store) == 0
-    linked = store.db.execute("SELECT COUNT(DISTINCT article_id) FROM similar").fetchone()[0]
+    linked = store.db.execute("SELECT COUNT(DISTINCT article_id) FROM links").fetchone()[0]
     assert linked > BATCH
 
 
@@ -49,7 +50,7 @@ class Broken(HashingEmbedder):
 
 
 def test_a_failure_in_the_worker_is_raised_by_finish(tmp_path: Path) -> None:
-    store = Store(tmp_path / "t.db")
+    store = SQLiteStore(tmp_path / "t.db")
     import_jsonl(store, lines(3))
     worker = BacklogWorker(store, Analyser.open(store, Broken()), idle=0.01)
     worker.start()

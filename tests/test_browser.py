@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tidings.models import ArticleIn, Neighbour
+from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
 from tidings.web.app import create_app
 
@@ -47,7 +48,7 @@ SIMILAR = [
 
 
 def build_store(path: Path) -> tuple[Store, int, dict[str, str]]:
-    store = Store(path)
+    store = SQLiteStore(path)
     src = store.import_source("The Harbour Gazette")
     lead = store.insert_article(ArticleIn(
         url="https://gazette.example/2024/03/harbour-vote", title="Council votes to turn harbour warehouses into homes",

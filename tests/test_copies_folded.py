@@ -11,11 +11,12 @@ from pathlib import Path
 import feedparser
 import pytest
 from fastapi.testclient import TestClient
+from tidings.storage.schema_sqlite import MIGRATIONS
 
 from newsserver import doc, text_of, texts
 from tidings.clock import iso
 from tidings.models import ArticleIn, Neighbour
-from tidings.storage.schema import MIGRATIONS
+from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
 from tidings.web import pages
 from tidings.web.app import create_app
@@ -47,7 +48,7 @@ def add(w: World, key: str, source: str, title: str, minutes: int, *, text: str 
 
 
 def build(path: Path) -> World:
-    w = World(Store(path))
+    w = World(SQLiteStore(path))
     s = w.store
     # One Associated Press text run by four outlets (only Yahoo's and ABC's copies keep the credit), and two
     # outlets' own reports of the same storm.
@@ -124,7 +125,7 @@ def test_a_section_lists_the_group_once_led_by_its_earliest_member_there(client:
 
 def test_section_pages_count_folded_items_and_lose_or_repeat_none(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    w = World(Store(tmp_path / "p.db"))
+    w = World(SQLiteStore(tmp_path / "p.db"))
     expected: list[int] = []
     for n in range(12):  # newest last; every third article starts a copy group of three outlets
         lead = add(w, f"a{n}", "Outlet A", f"Report {n}", n * 10, section="Busy")
@@ -275,7 +276,7 @@ def story_with(store: Store, url: str, title: str) -> int:
 
 
 def test_a_merged_story_redirects_to_the_one_it_joined(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+    store = SQLiteStore(tmp_path / "m.db")
     a, b, c = (story_with(store, f"https://outlet.example/{n}", f"Story {n}") for n in "abc")
     store.move_story(a, b)
     assert store.story(a) is None and store.story_redirect(a) == b and store.story_redirect(b) is None
@@ -293,7 +294,7 @@ def test_a_merged_story_redirects_to_the_one_it_joined(tmp_path: Path) -> None:
 
 
 def test_a_live_story_wins_over_a_redirect_and_a_self_merge_changes_nothing(tmp_path: Path) -> None:
-    store = Store(tmp_path / "l.db")
+    store = SQLiteStore(tmp_path / "l.db")
     a, b = (story_with(store, f"https://outlet.example/{n}", f"Story {n}") for n in "ab")
     store.move_story(a, a)
     assert store.story(a) is not None and store.story_redirect(a) is None
@@ -309,7 +310,7 @@ def test_a_live_story_wins_over_a_redirect_and_a_self_merge_changes_nothing(tmp_
 
 
 def test_the_redirect_table_is_a_new_migration(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
+    store = SQLiteStore(tmp_path / "s.db")
     version = store.db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
     assert version == len(MIGRATIONS) and any("CREATE TABLE story_redirects" in m for m in MIGRATIONS)
     cols = [r[1] for r in store.db.execute("PRAGMA table_info(story_redirects)")]

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from newsserver import NewsServer
-from tidings.storage.store import Store
+from tidings.storage.sqlite import SQLiteStore
 
 KILLS = 20  # kills that must land while the command runs, per command
 FEEDS = 20
@@ -173,7 +173,7 @@ def publish_round(server: NewsServer, r: int) -> set[str]:
 def test_poller_survives_kill_9(tmp_path: Path, news_server: NewsServer) -> None:
     rng = random.Random(SEED)
     db = tmp_path / "poll.db"
-    store = Store(db)
+    store = SQLiteStore(db)
     for f in range(FEEDS):
         store.add_source(news_server.url(f"/f{f}.xml"), f"Feed {f}", section="World", fulltext="never")
     store.close()
@@ -220,7 +220,7 @@ def jsonl(r: int) -> tuple[str, set[str]]:
 def test_importer_survives_kill_9(tmp_path: Path) -> None:
     rng = random.Random(SEED + 1)
     db = tmp_path / "import.db"
-    Store(db).close()
+    SQLiteStore(db).close()
     expected: set[str] = set()
     landed = 0
     for r in range(KILLS + 10):

@@ -24,7 +24,7 @@ from tidings.ingest.feeds import MAX_ENTRIES, parse_feed
 from tidings.ingest.opml import parse_opml
 from tidings.ingest.pipeline import import_jsonl
 from tidings.models import ExtractedPage, ParsedFeed
-from tidings.storage.store import Store
+from tidings.storage.sqlite import SQLiteStore
 
 SCALE = max(1, int(os.environ.get("TIDINGS_FUZZ_EXAMPLES", "1") or 1))
 COUNTS: dict[str, int] = {}
@@ -375,7 +375,7 @@ LINES = st.lists(st.one_of(article_lines(), article_lines(), JSON_VALUES.map(jso
 
 
 def test_import_jsonl_never_raises(tmp_path: Path) -> None:
-    store = Store(tmp_path / "fuzz.db")
+    store = SQLiteStore(tmp_path / "fuzz.db")
     stored = {"lines": 0}
 
     @fuzz(500)

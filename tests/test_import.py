@@ -9,6 +9,7 @@ import pytest
 
 from tidings.cli import main
 from tidings.ingest.pipeline import import_jsonl
+from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
 
 
@@ -87,4 +88,4 @@ def test_tidings_db_env_stands_in_for_db(tmp_path: Path, monkeypatch: pytest.Mon
     f = tmp_path / "in.jsonl"
     f.write_text(GOOD + "\n", encoding="utf-8")
     assert main(["import", str(f)]) == 0
-    assert Store(tmp_path / "env.db").article_count() == 1
+    assert SQLiteStore(tmp_path / "env.db").article_count() == 1

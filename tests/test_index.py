@@ -14,7 +14,7 @@ from tidings.ingest.pipeline import import_jsonl
 from tidings.jobs import Analyser, analyse_backlog
 from tidings.similarity import index as index_module
 from tidings.similarity.index import Indexed, VectorIndex
-from tidings.storage.store import Store
+from tidings.storage.sqlite import SQLiteStore
 
 
 def clustered(n: int, dim: int = 64, centres: int = 50, seed: int = 3) -> np.ndarray:
@@ -54,7 +54,7 @@ def _lines(n: int, start: int = 0) -> list[str]:
 
 
 def test_the_saved_index_is_caught_up_with_the_store(tmp_path: Path) -> None:
-    store = Store(tmp_path / "t.db")
+    store = SQLiteStore(tmp_path / "t.db")
     import_jsonl(store, _lines(30))
     first = Analyser.open(store, HashingEmbedder())
     analyse_backlog(store, first)
@@ -73,14 +73,14 @@ def test_the_saved_index_is_caught_up_with_the_store(tmp_path: Path) -> None:
 
 
 def test_the_data_folder_comes_from_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tidings.storage.store import Store
+    from tidings.storage.sqlite import SQLiteStore
     from tidings.web.auth import load_admin_secret
 
     db, elsewhere = tmp_path / "db" / "t.db", tmp_path / "data"
     db.parent.mkdir()
     monkeypatch.delenv("TIDINGS_ADMIN_SECRET", raising=False)
     monkeypatch.setenv("TIDINGS_DATA_DIR", str(elsewhere))
-    store = Store(db)
+    store = SQLiteStore(db)
     import_jsonl(store, [json.dumps({"url": "https://a.example/1", "source": "A", "title": "Bridge reopens",
                                      "text": "The bridge reopened to traffic on Monday. " * 10})])
     analyse_backlog(store, Analyser.open(store, HashingEmbedder()))

@@ -25,6 +25,7 @@ from tidings.ingest.pipeline import (
     import_jsonl,
     same_site,
 )
+from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
 
 VICTIM_URL = "https://victim.example/politics/budget-vote"
@@ -168,7 +169,7 @@ def test_poll_summary_and_source_page_name_what_was_skipped(tmp_path: Path, news
     monkeypatch.setenv("TIDINGS_HOST_DELAY", "0")
     db = tmp_path / "t.db"
     feed = untitled_feed([("1", news_server.url("/a"), "A report."), ("2", "", "No link here.")])
-    store = Store(db)
+    store = SQLiteStore(db)
     source = store.add_source(news_server.add("/feed", feed, FEED_TYPE), "Skippy", fulltext="never")[0]
 
     assert main(["--db", str(db), "poll", "--all"]) == 0

@@ -28,7 +28,7 @@ import httpx
 import pytest
 
 from newsserver import NewsServer
-from tidings.storage.store import Store
+from tidings.storage.sqlite import SQLiteStore
 
 OUTLETS = ["Harbour Times", "Valley Courier", "Northern Star", "Coast Herald", "City Ledger", "River Post",
            "Plains Gazette", "Island Chronicle"]
@@ -205,7 +205,7 @@ def served(tmp_path: Path, news_server: NewsServer) -> Iterator[tuple[str, Path,
            "TIDINGS_ALLOW_PRIVATE_NETWORKS": "1", "PYTHONUNBUFFERED": "1",
            # every reader comes from 127.0.0.1 on its own connection: lift the per-client connection cap
            "TIDINGS_MAX_CONNECTIONS_PER_CLIENT": "1000"}
-    store = Store(db)
+    store = SQLiteStore(db)
     for n, outlet in enumerate(OUTLETS):
         slug = outlet.lower().replace(" ", "-")
         store.add_source(news_server.url(f"/{slug}/feed.xml"), outlet, section=("Local", "World")[n % 2],
@@ -242,7 +242,7 @@ def served(tmp_path: Path, news_server: NewsServer) -> Iterator[tuple[str, Path,
 
 def reading_paths(db: Path) -> list[str]:
     """Home, sections, articles, Similar News and search: what readers ask for."""
-    store = Store(db)
+    store = SQLiteStore(db)
     rows = store.latest_articles(limit=60)
     store.close()
     assert len(rows) >= 40
@@ -259,7 +259,7 @@ def test_readers_while_polls_write(served: tuple[str, Path, Path, dict[str, str]
     seconds = float(os.environ.get("TIDINGS_LOAD_SECONDS", "10"))
     readers = int(os.environ.get("TIDINGS_LOAD_READERS", "100"))
     paths = reading_paths(db)
-    store = Store(db)
+    store = SQLiteStore(db)
     before = store.article_count()
     writes = [f"/api/sources/{s['id']}/refresh" for s in store.sources()]
     token = (db.parent / "admin-secret").read_text().strip()
@@ -273,7 +273,7 @@ def test_readers_while_polls_write(served: tuple[str, Path, Path, dict[str, str]
     finally:
         poller.stop.set()
         poller.thread.join(timeout=600)
-    after = Store(db).article_count()
+    after = SQLiteStore(db).article_count()
     overlapping = [r for r in poller.runs if r[0] < ended and r[0] + r[1] > started]
     server_log = log.read_text()
     print(f"\nload: {readers} readers for {report.seconds:.1f} s while {len(poller.runs)} poll(s) ran "

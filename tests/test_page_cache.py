@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
 from tidings.models import ArticleIn
+from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
 from tidings.web.app import create_app
 from tidings.web.cache import PageCache
@@ -28,7 +29,7 @@ def add(store: Store, n: int, title: str) -> int:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    s = Store(tmp_path / "t.db")
+    s = SQLiteStore(tmp_path / "t.db")
     add(s, 1, "First headline")
     return s
 
@@ -54,7 +55,7 @@ def test_a_commit_from_another_connection_is_seen_at_once(client: TestClient, st
     add(store, 2, "Second headline")  # this thread's connection, not the server's: like the poller
     fresh = client.get("/")
     assert fresh.headers["x-tidings-cache"] == "miss" and "Second headline" in fresh.text
-    other = Store(store.path)  # another process would look the same to SQLite
+    other = SQLiteStore(store.path)  # another process would look the same to SQLite
     add(other, 3, "Third headline")
     assert "Third headline" in client.get("/").text
 

@@ -61,7 +61,7 @@ def test_the_seed_page_one_wire_story_is_one_item_and_the_own_report_is_shown(tm
     from tidings.evaluation.datasets import load_allsides
     from tidings.ingest.pipeline import import_jsonl
     from tidings.jobs import Analyser, analyse_backlog
-    from tidings.storage.store import Store
+    from tidings.storage.sqlite import SQLiteStore
     from tidings.web.pages import api_similar
 
     paragraphs, items = _seed_page()
@@ -73,7 +73,7 @@ def test_the_seed_page_one_wire_story_is_one_item_and_the_own_report_is_shown(tm
     lines += [json.dumps({"url": f"https://o{i}.example/a", "source": outlet, "title": title, "summary": lead})
               for i, (outlet, (title, lead)) in enumerate(zip(outlets, items, strict=True))]
     lines += [json.dumps({"url": a.url, "source": a.source, "title": a.title, "summary": a.text}) for a in others]
-    store = Store(tmp_path / "seed.db")
+    store = SQLiteStore(tmp_path / "seed.db")
     import_jsonl(store, lines)
     analyse_backlog(store, Analyser.open(store, get_embedder()))
     shown = api_similar(store, "https://times.example/a", limit=8)["similar"]

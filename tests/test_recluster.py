@@ -229,11 +229,11 @@ def test_recluster_files_a_member_naming_no_place_under_its_story_region(store) 
 
 def test_the_recluster_command_settles_a_split_story(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
     from tidings.cli import main
-    from tidings.storage.store import Store
+    from tidings.storage.sqlite import SQLiteStore
 
     monkeypatch.setenv("TIDINGS_EMBEDDER", "hashing")
     db = tmp_path / "t.db"
-    store = Store(db)
+    store = SQLiteStore(db)
     import_jsonl(store, [_lead(f"https://n{i}.example/quake", OUTLETS[i], title, lead, T0 + timedelta(hours=i))
                          for i, (title, lead) in enumerate(QUAKE)])
     analyse_backlog(store, Analyser.open(store, HashingEmbedder()))
@@ -244,7 +244,7 @@ def test_the_recluster_command_settles_a_split_story(tmp_path, monkeypatch, caps
     store.close()
     assert main(["--db", str(db), "recluster", "--since", "2024-05-06"]) == 0
     assert "1 article(s) changed story" in capsys.readouterr().out
-    store = Store(db)
+    store = SQLiteStore(db)
     assert store.article_by_url("https://n2.example/quake")["story_id"] == story  # type: ignore[index]
     store.close()
     assert main(["--db", str(db), "recluster", "--since", "last tuesday"]) == 2  # bad input: usage status

@@ -25,6 +25,7 @@ import uvicorn
 from test_admin import form_token
 from tidings.config import ServerLimits
 from tidings.errors import UserError
+from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
 from tidings.web.app import create_app
 from tidings.web.server import make_config, trusted_networks
@@ -255,7 +256,7 @@ def test_forwarded_for_is_believed_from_a_trusted_proxy(store: Store) -> None:
 
 def test_tidings_serve_ignores_forged_forwarded_for(tmp_path: Path) -> None:
     db = tmp_path / "serve.db"
-    Store(db).close()
+    SQLiteStore(db).close()
     with serving(db, env={"TIDINGS_EMBEDDER": "hashing", "TIDINGS_ADMIN_SECRET": SECRET,
                           "TIDINGS_TRUSTED_PROXIES": None, "FORWARDED_ALLOW_IPS": None}) as served:
         statuses = login_attempts(served.base_url, [f"198.51.100.{n}" for n in range(11)], secret=SECRET)

@@ -12,7 +12,7 @@ import pytest
 from tidings.analysis.embeddings import HashingEmbedder
 from tidings.ingest.pipeline import import_jsonl
 from tidings.jobs import Analyser, analyse_backlog
-from tidings.storage.store import Store
+from tidings.storage.sqlite import SQLiteStore
 
 WIRE = ("Floodwater from the swollen River Thames forced the evacuation of 400 homes in Marlow on Tuesday after "
         "three days of heavy rain, the Environment Agency said. Emergency crews used boats to reach elderly "
@@ -28,7 +28,7 @@ def _line(n: int, source: str, title: str = "", text: str = "") -> str:
 
 
 def test_a_claimed_article_is_not_handed_to_another_analyser(tmp_path: Path) -> None:
-    one, two = Store(tmp_path / "t.db"), Store(tmp_path / "t.db")  # two processes' connections
+    one, two = SQLiteStore(tmp_path / "t.db"), SQLiteStore(tmp_path / "t.db")  # two processes' connections
     import_jsonl(one, [_line(n, "Outlet A") for n in range(5)])
     stamp, mine = one.claim_backlog(3)
     _, theirs = two.claim_backlog(10)
@@ -39,7 +39,7 @@ def test_a_claimed_article_is_not_handed_to_another_analyser(tmp_path: Path) -> 
 
 
 def test_an_article_changed_while_claimed_stays_waiting(tmp_path: Path) -> None:
-    store = Store(tmp_path / "t.db")
+    store = SQLiteStore(tmp_path / "t.db")
     import_jsonl(store, [_line(1, "Outlet A")])
     stamp, (row,) = store.claim_backlog(5)
     import_jsonl(store, [_line(1, "Outlet A", text="A corrected report on the harbour bridge. " * 8)])
@@ -48,7 +48,7 @@ def test_an_article_changed_while_claimed_stays_waiting(tmp_path: Path) -> None:
 
 
 def test_a_claim_of_an_analyser_that_died_is_taken_again(tmp_path: Path) -> None:
-    one, two = Store(tmp_path / "t.db"), Store(tmp_path / "t.db")
+    one, two = SQLiteStore(tmp_path / "t.db"), SQLiteStore(tmp_path / "t.db")
     import_jsonl(one, [_line(n, "Outlet A") for n in range(2)])
     old, _ = one.claim_backlog(5)
     assert two.claim_backlog(5)[1] == []
@@ -65,7 +65,7 @@ def test_a_failed_batch_goes_back_to_the_backlog_at_once(tmp_path: Path) -> None
         def embed(self, texts: list[str]):  # type: ignore[no-untyped-def]
             raise RuntimeError("model failed")
 
-    store = Store(tmp_path / "t.db")
+    store = SQLiteStore(tmp_path / "t.db")
     import_jsonl(store, [_line(n, "Outlet A") for n in range(3)])
     with pytest.raises(RuntimeError, match="model failed"):
         analyse_backlog(store, Analyser.open(store, Broken()))
@@ -74,12 +74,12 @@ def test_a_failed_batch_goes_back_to_the_backlog_at_once(tmp_path: Path) -> None
 
 def test_two_analysers_at_once_analyse_every_article_once(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
-    setup = Store(db)
+    setup = SQLiteStore(db)
     import_jsonl(setup, [_line(n, f"Outlet {n % 5}") for n in range(300)])
     counts: list[int] = []
 
     def work() -> None:
-        store = Store(db)
+        store = SQLiteStore(db)
         counts.append(analyse_backlog(store, Analyser.open(store, HashingEmbedder()), batch=16))
         store.close()
 
@@ -95,7 +95,7 @@ def test_two_analysers_at_once_analyse_every_article_once(tmp_path: Path) -> Non
 
 def test_an_analyser_sees_what_another_analysed_and_decided(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
-    one, two = Store(db), Store(db)
+    one, two = SQLiteStore(db), SQLiteStore(db)
     first, second = Analyser.open(one, HashingEmbedder()), Analyser.open(two, HashingEmbedder())  # both empty
     import_jsonl(one, [_line(1, "Wire Service", "Thames floods Marlow", WIRE)])
     analyse_backlog(one, first)
@@ -120,7 +120,7 @@ def test_claims_of_an_analyser_killed_on_this_machine_are_freed_at_once(tmp_path
     import socket
     import subprocess
 
-    store = Store(tmp_path / "t.db")
+    store = SQLiteStore(tmp_path / "t.db")
     import_jsonl(store, [_line(n, "Outlet A") for n in range(4)])
     gone = subprocess.Popen(["true"])
     gone.wait()  # a process that has ended, as one killed with -9 has

@@ -35,6 +35,7 @@ from tidings.ingest.fetch import (
     public_only,
 )
 from tidings.ingest.pipeline import refresh_feed
+from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
 
 HINT = "set TIDINGS_ALLOW_PRIVATE_NETWORKS=1 to allow private networks"
@@ -476,7 +477,7 @@ def test_sources_add_refuses_loopback_without_the_setting(
     monkeypatch.delenv("TIDINGS_ALLOW_PRIVATE_NETWORKS")
     assert main(["--db", db, "sources", "add", feed]) == 2
     assert f"refused: 127.0.0.1 is a loopback address; {HINT}" in capsys.readouterr().err
-    assert news_server.hits("/feed.xml") == 0 and Store(db).sources() == []
+    assert news_server.hits("/feed.xml") == 0 and SQLiteStore(db).sources() == []
     monkeypatch.setenv("TIDINGS_ALLOW_PRIVATE_NETWORKS", "1")
     assert main(["--db", db, "sources", "add", feed]) == 0 and news_server.hits("/feed.xml") == 1
 

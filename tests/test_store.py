@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tidings.storage.schema_sqlite import MIGRATIONS
+
 from tidings.models import ArticleIn
-from tidings.storage.schema import MIGRATIONS
+from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store, outlet_key
 
 
 def test_migrations_run_once_and_wal_is_on(tmp_path: Path) -> None:
-    s = Store(tmp_path / "a.db")
+    s = SQLiteStore(tmp_path / "a.db")
     assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    again = Store(tmp_path / "a.db")
+    again = SQLiteStore(tmp_path / "a.db")
     versions = [r[0] for r in again.db.execute("SELECT version FROM schema_version ORDER BY version")]
     assert versions == list(range(1, len(MIGRATIONS) + 1))
 

@@ -87,7 +87,7 @@ def test_an_operator_sets_how_often_a_source_is_polled(tmp_path, capsys) -> None
     from newsserver import refresh
     from tidings.clock import parse_iso
     from tidings.ingest.schedule import DEFAULT_INTERVAL
-    from tidings.storage.store import Store
+    from tidings.storage.sqlite import SQLiteStore
 
     with NewsServer() as server:
         url = server.add("/feed.xml", GOOD, FEED_TYPE)
@@ -96,7 +96,7 @@ def test_an_operator_sets_how_often_a_source_is_polled(tmp_path, capsys) -> None
         capsys.readouterr()
         assert main(["--db", str(db), "sources", "add", server.add("/b.xml", GOOD, FEED_TYPE), "--every", "3"]) == 2
         assert "poll every 5 to 1440 minutes" in capsys.readouterr().err
-        store = Store(db)
+        store = SQLiteStore(db)
         source = store.sources()[0]
         assert source["poll_every"] == 900
         refresh(store, source["id"])  # a successful poll keeps the operator's interval, whatever the feed's pace

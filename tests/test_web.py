@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from newsserver import doc, numbered_articles, texts
 from tidings.models import ArticleIn, Neighbour
+from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
 from tidings.web import pages
 from tidings.web.app import CSP, create_app
@@ -54,7 +55,7 @@ def add(w: World, key: str, source: str, title: str, *, minutes: int = 0, sectio
 
 
 def build_world(path: Path) -> World:
-    w = World(Store(path))
+    w = World(SQLiteStore(path))
     us = ("United States", "World")
     add(w, "lead", "Daily Planet", "Blinken meets Xi in Beijing", sections=us, text=LEAD_TEXT, author="Lois Lane",
         image_url="https://img.example/xi.jpg", summary="Short summary of the visit.")
@@ -508,7 +509,7 @@ def test_real_triplets_show_the_other_two_outlets(tmp_path: Path) -> None:
     """BASIL: 100 events each reported by three outlets; each article's Similar News is the other two."""
     if not BASIL.is_dir():
         pytest.skip("real data not available: ../shared/data/basil is absent")
-    store = Store(tmp_path / "basil.db")
+    store = SQLiteStore(tmp_path / "basil.db")
     by_triplet: dict[str, list[tuple[int, str]]] = {}
     for path in sorted(BASIL.glob("*/*.json")):
         rec = json.loads(path.read_text(encoding="utf-8"))
@@ -565,7 +566,7 @@ def test_tidings_has_an_icon_of_its_own(client: TestClient) -> None:
 def test_a_first_run_explains_itself_and_failing_sources_show(tmp_path: Path) -> None:
     from tidings.clock import iso, utcnow
 
-    store = Store(tmp_path / "first.db")
+    store = SQLiteStore(tmp_path / "first.db")
     with TestClient(create_app(store, base_url=BASE)) as c:
         empty = doc(c.get("/").text)
         assert "there are no sources" in " ".join(texts(empty, "//div[contains(@class, 'first-run')]"))
@@ -585,7 +586,7 @@ def test_a_first_run_explains_itself_and_failing_sources_show(tmp_path: Path) ->
 
 
 def test_a_source_page_goes_on_to_older_articles(tmp_path: Path) -> None:
-    store = Store(tmp_path / "many.db")
+    store = SQLiteStore(tmp_path / "many.db")
     numbered_articles(store, 35, outlets=1)
     source_id = int(store.sources()[0]["id"])
     with TestClient(create_app(store, base_url=BASE)) as c:
@@ -603,7 +604,7 @@ def test_a_source_page_goes_on_to_older_articles(tmp_path: Path) -> None:
 
 
 def test_the_latest_news_goes_on_past_the_home_page(tmp_path: Path) -> None:
-    store = Store(tmp_path / "latest.db")
+    store = SQLiteStore(tmp_path / "latest.db")
     numbered_articles(store, 40)
     with TestClient(create_app(store, base_url=BASE)) as c:
         home = doc(c.get("/").text)
@@ -617,7 +618,7 @@ def test_the_latest_news_goes_on_past_the_home_page(tmp_path: Path) -> None:
 
 
 def test_search_says_how_many_match_and_pages_on(tmp_path: Path) -> None:
-    store = Store(tmp_path / "search.db")
+    store = SQLiteStore(tmp_path / "search.db")
     numbered_articles(store, 60, outlets=4, word="Harbour")
     with TestClient(create_app(store, base_url=BASE)) as c:
         first = doc(c.get("/search?q=harbour").text)
@@ -633,7 +634,7 @@ def test_search_says_how_many_match_and_pages_on(tmp_path: Path) -> None:
 
 
 def test_a_sources_section_is_a_page_before_any_article(tmp_path: Path) -> None:
-    store = Store(tmp_path / "sections.db")
+    store = SQLiteStore(tmp_path / "sections.db")
     store.add_source("https://africa.example/feed.xml", "Africa Desk", section="Africa")
     with TestClient(create_app(store, base_url=BASE)) as c:
         sources = doc(c.get("/sources").text)
@@ -674,7 +675,7 @@ def test_dates_show_as_dates_and_the_first_report_only_when_the_times_say_so() -
 
 
 def test_an_operator_can_watch_health_and_metrics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = Store(tmp_path / "ops.db")
+    store = SQLiteStore(tmp_path / "ops.db")
     numbered_articles(store, 5)
     failing = store.add_source("https://down.example/feed.xml", "Down")[0]
     store.update_source(failing, error_count=2, last_error="HTTP 503")

@@ -19,6 +19,7 @@ from newsserver import NewsServer
 from tidings.config import public_base_url
 from tidings.errors import UserError
 from tidings.models import ArticleIn
+from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
 from tidings.web.app import SESSION_COOKIE, create_app
 from tidings.web.cache import PageCache
@@ -41,7 +42,7 @@ def add_article(store: Store, n: int, *, image_url: str = "", section: str = "Wo
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "t.db")
+    s = SQLiteStore(tmp_path / "t.db")
     add_article(s, 1)
     yield s
     s.close()

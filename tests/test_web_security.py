@@ -28,6 +28,7 @@ from tidings.ingest.fetch import Fetcher
 from tidings.ingest.pipeline import add_source, refresh_feed
 from tidings.jobs import fetch_settings_from_env
 from tidings.models import ArticleIn, Neighbour
+from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
 from tidings.web import pages
 from tidings.web.app import CSP, create_app
@@ -152,7 +153,7 @@ class World:
 def build(path: Path) -> World:
     """One source, article and story per payload, the payload in every field; a clean companion article per
     payload lists the payload article under Similar News (so its Read more link is the payload)."""
-    w = World(Store(path))
+    w = World(SQLiteStore(path))
     s = w.store
     companion_source, _ = s.add_source("https://companion.example/feed.xml", "Companion Desk", section="World")
     for n, p in enumerate(PAYLOADS):
@@ -309,7 +310,7 @@ def test_a_hostile_feed_through_the_pipeline_stays_inert(tmp_path: Path, news_se
 
     monkeypatch.setenv("TIDINGS_HOST_DELAY", "0")
     feed = news_server.add("/hostile.xml", hostile_feed(news_server.base, PAYLOADS), "application/rss+xml")
-    store = Store(tmp_path / "feed.db")
+    store = SQLiteStore(tmp_path / "feed.db")
     asyncio.run(_ingest(store, feed, PAYLOADS[0]))
     rows = store.latest_articles(limit=500)
     assert len(rows) >= len(PAYLOADS) // 2, "the entries were stored (links made absolute where relative)"

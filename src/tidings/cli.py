@@ -13,21 +13,21 @@ from pathlib import Path
 from typing import Any
 
 from tidings import __version__
-from tidings.config import default_db_path
+from tidings.config import database
 from tidings.errors import UserError
-from tidings.storage.store import Store
+from tidings.storage import Store, open_store
 
 log = logging.getLogger("tidings")
 
 
-def _db_path(args: argparse.Namespace) -> Path:
-    return Path(args.db).expanduser() if args.db else default_db_path()
+def _db(args: argparse.Namespace) -> str:
+    return database(args.db)
 
 
 def _store(args: argparse.Namespace, *, create: bool = False) -> Store:
     """The database named by --db (or its default); only commands that store something may create it, so a
     typo in a command that only reads creates nothing."""
-    return Store.open(_db_path(args), create=create)
+    return open_store(_db(args), create=create)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -191,7 +191,7 @@ def serve_app(store: Store, host: str, port: int, *, analyse: bool = True) -> No
 
     limits = ServerLimits.from_env()
     trusted_networks(limits.trusted_proxies)  # a bad TIDINGS_TRUSTED_PROXIES stops here, before anything starts
-    secret = load_admin_secret(store.path)
+    secret = load_admin_secret(store.target)
     print(f"Admin secret (to add and change sources at /admin): {secret.where}; "
           "`tidings admin-token` prints it", flush=True)
     app = create_app(store, secret.value, analyse=analyse, base_url=public_base_url(host, port))
@@ -200,7 +200,7 @@ def serve_app(store: Store, host: str, port: int, *, analyse: bool = True) -> No
 
 def cmd_serve(args: argparse.Namespace) -> int:
     store = _store(args, create=True)
-    print(f"Tidings on http://{args.host}:{args.port}/ (database {store.path})", flush=True)
+    print(f"Tidings on http://{args.host}:{args.port}/ (database {store.describe()})", flush=True)
     serve_app(store, args.host, args.port)
     return 0
 
@@ -209,7 +209,7 @@ def cmd_admin_token(args: argparse.Namespace) -> int:
     from tidings.web.auth import load_admin_secret
 
     # The secret lives in the data folder, not in the database: no database is opened (or made) for it.
-    print(load_admin_secret(_db_path(args)).value)
+    print(load_admin_secret(_db(args)).value)
     return 0
 
 
@@ -228,7 +228,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                               name="tidings-poller", daemon=True)
     poller.start()
     print(f"Tidings on http://{args.host}:{args.port}/ polling {len(store.sources())} sources "
-          f"(database {store.path})", flush=True)
+          f"(database {store.describe()})", flush=True)
     try:
         serve_app(store, args.host, args.port, analyse=False)  # the scheduler analyses what the site adds
     finally:
@@ -256,7 +256,8 @@ line again changes nothing; a changed line updates the article."""
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tidings", description="Tidings: a self-hosted news aggregator.")
-    p.add_argument("--db", help="SQLite database file (default: $TIDINGS_DB or the user data folder)")
+    p.add_argument("--db", help="SQLite database file, or a postgresql:// URL"
+                   " (default: $TIDINGS_DB, else tidings.db in the user data folder)")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress")
     p.add_argument("--version", action="version", version=f"tidings {__version__}")
     sub = p.add_subparsers(dest="command", required=True)

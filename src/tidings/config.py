@@ -6,14 +6,23 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
-def default_db_path() -> Path:
-    """TIDINGS_DB, else tidings.db in the user's data folder (XDG_DATA_HOME or ~/.local/share)."""
-    if os.environ.get("TIDINGS_DB"):
-        return Path(os.environ["TIDINGS_DB"]).expanduser()
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "tidings" / "tidings.db"
+def user_data_folder() -> Path:
+    """Tidings' folder in the user's data folder (XDG_DATA_HOME or ~/.local/share)."""
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "tidings"
+
+
+def database(given: str | None = None) -> str:
+    """The database to use: ``given`` (--db), else TIDINGS_DB, else tidings.db in the user's data folder. A
+    ``postgresql://`` URL is kept as it is; a path has ``~`` expanded."""
+    target = (given or os.environ.get("TIDINGS_DB", "")).strip()
+    if not target:
+        return str(user_data_folder() / "tidings.db")
+    if "://" in target:
+        return target
+    return str(Path(target).expanduser())
 
 
 DATA_DIR_ENV = "TIDINGS_DATA_DIR"
@@ -21,12 +30,15 @@ DATA_DIR_ENV = "TIDINGS_DATA_DIR"
 
 def data_dir(db: str | Path) -> Path | None:
     """The folder of Tidings' own files (admin secret, vector indexes): TIDINGS_DATA_DIR, else the database
-    file's folder; None where there is neither (a database in memory or on a server, with no TIDINGS_DATA_DIR)."""
+    file's folder, else (a database on a server) Tidings' folder in the user's data folder; None for a database
+    in memory."""
     if os.environ.get(DATA_DIR_ENV, "").strip():
         return Path(os.environ[DATA_DIR_ENV].strip()).expanduser().resolve()
     text = str(db)
-    if text == ":memory:" or "://" in text:
+    if text == ":memory:":
         return None
+    if "://" in text:
+        return user_data_folder()
     return Path(text).expanduser().resolve().parent
 
 
@@ -44,9 +56,17 @@ def index_path(db: str | Path, model: str) -> Path | None:
     if folder is None:
         return None
     slug = re.sub(r"[^A-Za-z0-9]+", "-", model).strip("-").lower()
+    return folder / f"{database_slug(db)}.{slug}.usearch"  # each database has its own index files
+
+
+def database_slug(db: str | Path) -> str:
+    """A file-name-safe name for one database: its file name, or a server database's host, port and name."""
     text = str(db)
-    prefix = "" if text == ":memory:" or "://" in text else Path(text).name + "."  # one database's own files
-    return folder / f"{prefix}{slug}.usearch"
+    if "://" not in text:
+        return Path(text).name
+    parts = urlsplit(text)
+    name = f"{parts.hostname or 'local'}-{parts.port or 5432}-{parts.path.strip('/') or 'postgres'}"
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name)
 
 
 def env_flag(name: str) -> bool:
@@ -77,7 +97,6 @@ BASE_URL_ENV = "TIDINGS_BASE_URL"
 def clean_base_url(value: str, where: str = BASE_URL_ENV) -> str:
     """An absolute http(s) URL for readers to reach the site at, without a trailing slash (a path prefix such as
     https://example.org/news is kept); UserError naming ``where`` for anything else."""
-    from urllib.parse import urlsplit
 
     from tidings.errors import UserError
 

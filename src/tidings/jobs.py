@@ -88,7 +88,7 @@ class Analyser:
         """Load the saved index and catch it up with the store (new vectors added, removed ones dropped)."""
         emb = embedder or get_embedder()
         seen = store.last_analysed_seq()  # read first: what is analysed while the index loads is caught up later
-        path = index_path(store.path, emb.name)
+        path = index_path(store.target, emb.name)
         index = VectorIndex.load(path, emb.dim) if path else VectorIndex(emb.dim)
         have = index.graph_keys()
         keep: set[int] = set()

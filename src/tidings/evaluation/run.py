@@ -37,6 +37,7 @@ from tidings.ingest.pipeline import import_jsonl
 from tidings.jobs import Analyser, analyse_backlog, evidence
 from tidings.similarity.neardup import exact_containment
 from tidings.similarity.relate import relate
+from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
 from tidings.web.pages import api_similar
 
@@ -61,7 +62,7 @@ def corpus_store(articles: list[EvalArticle], embedder: Embedder, folder: Path, 
                  leads_as_summary: bool = False) -> Store:
     """A fresh store holding ``articles``, imported and analysed the way `tidings import` does it. With
     ``leads_as_summary`` the text goes in as the feed's summary (headline + lead sets: no page text)."""
-    store = Store(folder / f"{name}.db")
+    store = SQLiteStore(folder / f"{name}.db")
     field = "summary" if leads_as_summary else "text"
     lines = [json.dumps({"url": a.url, "title": a.title, "source": a.source, field: a.text,
                          "published": a.published}) for a in articles]

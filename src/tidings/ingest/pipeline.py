@@ -46,7 +46,8 @@ IMPORT_BATCH = 500  # lines committed together by import_jsonl
 # hostile item cannot make pages of megabytes.
 FIELD_LIMITS = {"title": 1_000, "summary": 10_000, "text": 500_000, "author": 500, "section": 200,
                 "site_name": 300, "language": 50}
-MAX_URL_CHARS = 4_000          # a longer link or image address is not stored (cutting would change what it names)
+MAX_URL_BYTES = 2_000          # a longer link or image address is not stored (cutting would change what it names);
+                               # an index key holds ~2,700 bytes in PostgreSQL, so the limit counts UTF-8 bytes
 MAX_LINE_CHARS = 2_000_000     # an import line longer than this is refused before parsing
 CUT_MARK = " [cut]"
 FOREIGN_URL = "link belongs to another source's article"  # a source may update only its own articles
@@ -176,9 +177,9 @@ def _clean_article(a: ArticleIn, adjusted: Tally | None = None, now: datetime | 
         f.name: storable(v) for f in dataclasses.fields(a) if isinstance(v := getattr(a, f.name), str)}
     for name, limit in FIELD_LIMITS.items():
         changes[name] = _capped(changes[name], limit, name, adjusted)
-    if len(changes["image_url"]) > MAX_URL_CHARS:
+    if _url_too_long(changes["image_url"]):
         changes["image_url"] = ""
-    if len(changes["canonical_url"]) > MAX_URL_CHARS:
+    if _url_too_long(changes["canonical_url"]):
         changes["canonical_url"] = ""
     seen = now or utcnow()
     if a.published is not None and a.published > seen:
@@ -186,6 +187,10 @@ def _clean_article(a: ArticleIn, adjusted: Tally | None = None, now: datetime | 
         if adjusted is not None:
             tally(adjusted, "date in the future set to the time seen")
     return dataclasses.replace(a, **changes)
+
+
+def _url_too_long(url: str) -> bool:
+    return len(url.encode("utf-8", "surrogatepass")) > MAX_URL_BYTES
 
 
 def save_article(store: Store, article: ArticleIn, digest: str, *, recent: RecentArticles | None = None,
@@ -349,9 +354,9 @@ async def _store_entries(store: Store, fetcher: Fetcher, source: dict[str, Any],
     fresh: list[tuple[FeedEntry, str]] = []
     for e in entries:
         digest = content_hash(e.title, e.summary, e.content_html)
-        found = _find(store, _identity(source, e), recent) if len(e.url) <= MAX_URL_CHARS else None
-        if len(e.url) > MAX_URL_CHARS:
-            tally(result.skipped, f"link longer than {MAX_URL_CHARS:,} characters")
+        found = _find(store, _identity(source, e), recent) if not _url_too_long(e.url) else None
+        if _url_too_long(e.url):
+            tally(result.skipped, f"link longer than {MAX_URL_BYTES:,} bytes")
         elif found is not None and int(found["source_id"]) != source["id"]:
             tally(result.skipped, FOREIGN_URL)  # not even fetched: nothing of it could be stored
         elif found is not None and found["content_hash"] == digest:
@@ -483,8 +488,8 @@ def _parse_line(line: str) -> dict[str, Any]:
     for key in ("url", "title", "source"):
         if not isinstance(obj.get(key), str) or not obj[key].strip():
             raise ValueError(f"{key!r} is missing or empty")
-    if len(obj["url"].strip()) > MAX_URL_CHARS:
-        raise ValueError(f"url longer than {MAX_URL_CHARS:,} characters")
+    if _url_too_long(obj["url"].strip()):
+        raise ValueError(f"url longer than {MAX_URL_BYTES:,} bytes")
     p = urlparse(obj["url"].strip())
     if p.scheme not in ("http", "https") or not p.netloc:
         raise ValueError(f"url is not an http(s) URL: {obj['url']!r}")

@@ -1,24 +1,21 @@
-"""The one door to the database: named query methods, SQL kept here and portable where it can be.
+"""The one door to the database: named query methods, with the SQL kept in this package.
 
-SQLite runs in WAL mode so the web server reads while the poller writes. Each thread gets its own connection
-(sqlite3 connections must not be shared across threads); writes are short transactions.
+``Store`` holds every query, written once in SQL that both backends take; ``SQLiteStore`` (the default, one file,
+nothing to set up) and ``PostgresStore`` (many processes on many machines) give connections, transactions,
+migrations, full-text search and the change counter. Nothing outside ``tidings.storage`` sees a connection.
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
-import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from tidings.clock import iso, utcnow
-from tidings.errors import UserError
 from tidings.models import ArticleIn, Neighbour
-from tidings.storage.schema import MIGRATIONS
 
 Row = dict[str, Any]
 
@@ -46,97 +43,81 @@ def outlet_key(name: str) -> str:
     return re.sub(r"[^\w]+", " ", base).strip() or name.strip().lower()
 
 
-class Store:
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        self._local = threading.local()
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.migrate()
+class Store(ABC):
+    """What every store answers: the named queries below, written once in SQL that SQLite and PostgreSQL both
+    take (``?`` placeholders, ``ON CONFLICT``, ``RETURNING``, explicit ``NULLS FIRST/LAST``). A backend gives the
+    connection, transactions, migrations, full-text search and the change counter (``storage.sqlite``,
+    ``storage.postgres``); ``open_store`` picks one from a path or a ``postgresql://`` URL."""
 
-    @classmethod
-    def open(cls, path: str | Path, *, create: bool = True) -> Store:
-        """The store at ``path``, with a clear UserError instead of SQLite's when it cannot be used: a folder
-        given for the file, a file that is no database, a folder that cannot be written, or (``create`` False,
-        for commands that only read) no database there yet."""
-        p = Path(path).expanduser()
-        if p.is_dir():
-            raise UserError(f"{p} is a folder: give the database file in it, e.g. {p / 'tidings.db'}")
-        if not create and not p.exists():
-            raise UserError(f"there is no database at {p} (`tidings sources add URL` or `tidings run` makes one)")
-        try:
-            return cls(p)
-        except sqlite3.DatabaseError as exc:
-            if "not a database" in str(exc):
-                raise UserError(f"{p} is not a Tidings database (not an SQLite file)") from None
-            raise UserError(f"cannot use the database {p}: {exc} (can its folder be written?)") from None
-        except OSError as exc:
-            raise UserError(f"cannot make the database folder {p.parent}: {exc.strerror}") from None
+    dialect: str = ""
+    # Appended to the SELECT of a claim: PostgreSQL locks the rows it takes and skips rows another claimer holds;
+    # SQLite has one writer at a time, so nothing is needed there.
+    CLAIM_LOCK = ""
 
-    # -- connection and transactions -------------------------------------------------------------------
+    def __init__(self, target: str) -> None:
+        self.target = target  # the path or URL it was opened from: names its data files (see config.data_dir)
+
+    # -- what a backend provides -----------------------------------------------------------------------
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """One transaction for everything inside (nested uses join the outer one); writes wait for each other."""
 
     @property
-    def db(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-        return conn
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of deadlocking."""
-        db = self.db
-        if db.in_transaction:
-            yield db
-            return
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-
-    @property
+    @abstractmethod
     def in_transaction(self) -> bool:
         """Whether this thread is inside a transaction (a caller's batch of writes)."""
-        return bool(self.db.in_transaction)
 
+    @abstractmethod
     def data_version(self) -> int:
-        """Changes whenever another connection (any thread or process) has committed since this thread's last
-        look: the page cache's signal that what it holds may be out of date."""
-        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+        """Changes whenever something has been committed since this thread last looked: the page cache's
+        signal that what it holds may be out of date."""
 
-    def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+    @abstractmethod
+    def close(self) -> None: ...
 
+    @abstractmethod
     def migrate(self) -> int:
-        db = self.db
-        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = db.execute("SELECT MAX(version) AS v FROM schema_version").fetchone()
-        current = row["v"] or 0
-        for version, sql in enumerate(MIGRATIONS, start=1):
-            if version <= current:
-                continue
-            # executescript commits on its own; wrap the script so a failure leaves nothing half-applied.
-            db.executescript(f"BEGIN;\n{sql}\nINSERT INTO schema_version (version) VALUES ({version});\nCOMMIT;")
-        return len(MIGRATIONS)
+        """Brings the schema up to date; returns the number of migrations the backend knows."""
 
-    def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        return [dict(r) for r in self.db.execute(sql, tuple(params)).fetchall()]
+    @abstractmethod
+    def describe(self) -> str:
+        """The database, for people: a path, or a URL without its password."""
+
+    @abstractmethod
+    def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]: ...
+
+    @abstractmethod
+    def _tuples(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    @abstractmethod
+    def _run(self, sql: str, params: Iterable[Any] = ()) -> None: ...
+
+    @abstractmethod
+    def _many(self, sql: str, rows: Iterable[Iterable[Any]]) -> None: ...
+
+    @abstractmethod
+    def serialise(self, name: str) -> None:
+        """Inside a transaction: wait until no other transaction holds ``name``, then hold it until commit (the
+        decisions that must not interleave, e.g. numbering analysed articles, or linking)."""
+
+    @abstractmethod
+    def search(self, query: str, *, limit: int = 50) -> list[Row]:
+        """Full-text search; the query is taken as plain words, so user input is never search syntax. Each row
+        is an article with ``match``, a snippet of its text with the matched words in [brackets]."""
+
+    @abstractmethod
+    def search_count(self, query: str) -> int:
+        """How many articles match ``search``'s query."""
 
     def _one(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
-        r = self.db.execute(sql, tuple(params)).fetchone()
-        return dict(r) if r is not None else None
+        rows = self._all(sql, params)
+        return rows[0] if rows else None
+
+    def _insert(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Runs an INSERT ... RETURNING id; returns the id."""
+        row = self._one(sql, params)
+        return int(row["id"]) if row else 0
 
     # -- sources ---------------------------------------------------------------------------------------
 
@@ -146,25 +127,29 @@ class Store:
         existing = self.source_by_feed_url(feed_url)
         if existing:
             return int(existing["id"]), False
-        with self.transaction() as db:
-            cur = db.execute(
+        with self.transaction():  # another process may add the same feed at the same moment: the first one wins
+            new_id = self._insert(
                 "INSERT INTO sources (feed_url, site_url, name, outlet, section, fulltext, next_poll_at, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feed_url) DO NOTHING RETURNING id",
                 (feed_url, site_url, name, outlet_key(name), section, fulltext, iso(utcnow()), iso(utcnow())),
             )
-        return int(cur.lastrowid or 0), True
+        if new_id:
+            return new_id, True
+        row = self.source_by_feed_url(feed_url)
+        return (int(row["id"]) if row else 0), False
 
     def import_source(self, name: str) -> int:
         """The source behind imported articles: one per outlet name, no feed URL."""
         row = self._one("SELECT id FROM sources WHERE feed_url IS NULL AND name = ?", (name,))
         if row:
             return int(row["id"])
-        with self.transaction() as db:
-            cur = db.execute(
-                "INSERT INTO sources (feed_url, name, outlet, created_at) VALUES (NULL, ?, ?, ?)",
-                (name, outlet_key(name), iso(utcnow())),
-            )
-        return int(cur.lastrowid or 0)
+        with self.transaction():
+            self.serialise("import_source")  # one source per name, whoever imports at the same moment
+            row = self._one("SELECT id FROM sources WHERE feed_url IS NULL AND name = ?", (name,))
+            if row:
+                return int(row["id"])
+            return self._insert("INSERT INTO sources (feed_url, name, outlet, created_at) VALUES (NULL, ?, ?, ?)"
+                                " RETURNING id", (name, outlet_key(name), iso(utcnow())))
 
     def source(self, source_id: int) -> Row | None:
         return self._one(
@@ -189,7 +174,7 @@ class Store:
             return self._all("SELECT * FROM sources WHERE feed_url IS NOT NULL ORDER BY id")
         return self._all(
             "SELECT * FROM sources WHERE feed_url IS NOT NULL AND (next_poll_at IS NULL OR next_poll_at <= ?)"
-            " ORDER BY next_poll_at", (now,))
+            " ORDER BY next_poll_at NULLS FIRST, id", (now,))
 
     def next_due_at(self) -> str | None:
         row = self._one("SELECT MIN(next_poll_at) AS t FROM sources WHERE feed_url IS NOT NULL")
@@ -202,19 +187,21 @@ class Store:
         if "name" in fields:
             fields["outlet"] = outlet_key(fields["name"])
         sets = ", ".join(f"{k} = ?" for k in fields)
-        with self.transaction() as db:
-            db.execute(f"UPDATE sources SET {sets} WHERE id = ?", (*fields.values(), source_id))
+        with self.transaction():
+            self._run(f"UPDATE sources SET {sets} WHERE id = ?", (*fields.values(), source_id))
 
     def remove_source(self, source_id: int) -> None:
-        with self.transaction() as db:
-            ids = [r[0] for r in db.execute("SELECT id FROM articles WHERE source_id = ?", (source_id,))]
-            db.executemany("DELETE FROM articles WHERE id = ?", [(i,) for i in ids])
-            db.execute("DELETE FROM sources WHERE id = ?", (source_id,))
+        with self.transaction():
+            ids = [r["id"] for r in self._all("SELECT id FROM articles WHERE source_id = ?", (source_id,))]
+            self._many("DELETE FROM articles WHERE id = ?", [(i,) for i in ids])
+            self._run("DELETE FROM sources WHERE id = ?", (source_id,))
 
     def source_health(self) -> Row:
         """How the feeds fare: how many there are, how many have been polled, how many fail now."""
-        row = self._one("SELECT COUNT(*) AS sources, COALESCE(SUM(last_polled_at IS NOT NULL), 0) AS polled,"
-                        " COALESCE(SUM(error_count > 0), 0) AS failing FROM sources WHERE feed_url IS NOT NULL")
+        row = self._one("SELECT COUNT(*) AS sources,"
+                        " COALESCE(SUM(CASE WHEN last_polled_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS polled,"
+                        " COALESCE(SUM(CASE WHEN error_count > 0 THEN 1 ELSE 0 END), 0) AS failing"
+                        " FROM sources WHERE feed_url IS NOT NULL")
         return row or {"sources": 0, "polled": 0, "failing": 0}
 
     def stories_of_source(self, source_id: int) -> list[int]:
@@ -251,21 +238,21 @@ class Store:
 
     def insert_article(self, a: ArticleIn, content_hash: str) -> int:
         now = iso(utcnow())
-        with self.transaction() as db:
-            cur = db.execute(
+        with self.transaction():
+            return self._insert(
                 "INSERT INTO articles (source_id, guid, url, canonical_url, title, summary, text, author,"
                 " published_at, fetched_at, updated_at, language, image_url, site_name, section,"
-                " extraction_error, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " extraction_error, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " RETURNING id",
                 (a.source_id, a.guid, a.url, a.canonical_url, a.title, a.summary, a.text, a.author,
                  iso(a.published), now, now, a.language, a.image_url, a.site_name, a.section,
                  a.extraction_error, content_hash),
             )
-        return int(cur.lastrowid or 0)
 
     def update_article(self, article_id: int, a: ArticleIn, content_hash: str) -> None:
         """An edited article is updated in place and queued for analysis again."""
-        with self.transaction() as db:
-            db.execute(
+        with self.transaction():
+            self._run(
                 "UPDATE articles SET title = ?, summary = ?, text = ?, author = ?,"
                 " published_at = COALESCE(?, published_at), updated_at = ?, language = ?, image_url = ?,"
                 " site_name = ?, canonical_url = ?, extraction_error = ?, content_hash = ?, analysed = 0,"
@@ -276,12 +263,13 @@ class Store:
             )
 
     def set_sections(self, article_id: int, sections: Iterable[str]) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM article_sections WHERE article_id = ?", (article_id,))
-            db.executemany(
-                "INSERT OR IGNORE INTO article_sections (article_id, section, sort_key)"
-                " SELECT id, ?, COALESCE(published_at, fetched_at) FROM articles WHERE id = ?",
-                [(s, article_id) for s in sections if s])
+        with self.transaction():
+            self._run("DELETE FROM article_sections WHERE article_id = ?", (article_id,))
+            wanted = list(dict.fromkeys(s for s in sections if s))
+            self._many(
+                "INSERT INTO article_sections (article_id, section, sort_key, position)"
+                " SELECT id, CAST(? AS TEXT), COALESCE(published_at, fetched_at), ? FROM articles WHERE id = ?"
+                " ON CONFLICT DO NOTHING", [(s, k, article_id) for k, s in enumerate(wanted)])
 
     def article(self, article_id: int, *, with_text: bool = True) -> Row | None:
         cols = ARTICLE_COLUMNS + (", a.text" if with_text else "")
@@ -321,17 +309,16 @@ class Store:
 
     def sections_of(self, article_id: int) -> list[str]:
         return [r["section"] for r in self._all(
-            "SELECT section FROM article_sections WHERE article_id = ? ORDER BY rowid", (article_id,))]
+            "SELECT section FROM article_sections WHERE article_id = ? ORDER BY position", (article_id,))]
 
     def sections_of_many(self, article_ids: list[int]) -> dict[int, list[str]]:
         """The sections of each article, in the order they were filed (as ``sections_of``), read together:
-        one query for up to 900 articles. Articles without sections map to an empty list. The filing order is
-        SQLite's rowid here as in ``sections_of``: another backend needs a position column for both."""
+        one query for up to 900 articles. Articles without sections map to an empty list."""
         out: dict[int, list[str]] = {i: [] for i in article_ids}
         for chunk in _chunks(list(out), 900):
             marks = ",".join("?" * len(chunk))
             for r in self._all(f"SELECT article_id, section FROM article_sections WHERE article_id IN ({marks})"
-                               " ORDER BY article_id, rowid", chunk):
+                               " ORDER BY article_id, position", chunk):
                 out[r["article_id"]].append(r["section"])
         return out
 
@@ -349,25 +336,6 @@ class Store:
                              f" WHERE a.source_id = ? {order}", (source_id, limit, offset))
         return self._all(f"SELECT {ARTICLE_COLUMNS} FROM articles a JOIN sources s ON s.id = a.source_id {order}",
                          (limit, offset))
-
-    def search(self, query: str, *, limit: int = 50) -> list[Row]:
-        """Full-text search; the query is taken as plain words (quoted), so user input is never FTS syntax."""
-        match = _fts_query(query)
-        if not match:
-            return []
-        return self._all(
-            f"SELECT {ARTICLE_COLUMNS}, snippet(articles_fts, 2, '[', ']', '…', 24) AS match"
-            " FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid"
-            " JOIN sources s ON s.id = a.source_id WHERE articles_fts MATCH ? ORDER BY rank LIMIT ?",
-            (match, limit))
-
-    def search_count(self, query: str) -> int:
-        """How many articles match ``search``'s query."""
-        match = _fts_query(query)
-        if not match:
-            return 0
-        row = self._one("SELECT COUNT(*) AS n FROM articles_fts WHERE articles_fts MATCH ?", (match,))
-        return int(row["n"]) if row else 0
 
     def section_counts(self) -> list[Row]:
         return self._all("SELECT section, COUNT(*) AS articles FROM article_sections GROUP BY section"
@@ -399,11 +367,12 @@ class Store:
         Returns the claim's stamp, which the analyser hands back with them."""
         now = datetime.now(UTC)  # to the microsecond: claims made within one second stay apart
         stamp = _stamp(now)
-        with self.transaction() as db:
+        with self.transaction():
+            expired = _stamp(now - timedelta(seconds=lease))
             rows = self._all(f"SELECT {BACKLOG_COLUMNS} FROM articles a JOIN sources s ON s.id = a.source_id"
                              " WHERE a.analysed = 0 AND (a.claimed_at IS NULL OR a.claimed_at < ?)"
-                             " ORDER BY a.id LIMIT ?", (_stamp(now - timedelta(seconds=lease)), limit))
-            db.executemany("UPDATE articles SET claimed_at = ?, claimed_by = ? WHERE id = ?",
+                             f" ORDER BY a.id LIMIT ?{self.CLAIM_LOCK}", (expired, limit))
+            self._many("UPDATE articles SET claimed_at = ?, claimed_by = ? WHERE id = ?",
                            [(stamp, by, r["id"]) for r in rows])
         return stamp, rows
 
@@ -414,35 +383,36 @@ class Store:
 
     def release_claimant(self, by: str) -> None:
         """Free every claim of an analyser known to be gone (killed before it could give them back)."""
-        with self.transaction() as db:
-            db.execute("UPDATE articles SET claimed_at = NULL, claimed_by = NULL WHERE analysed = 0"
+        with self.transaction():
+            self._run("UPDATE articles SET claimed_at = NULL, claimed_by = NULL WHERE analysed = 0"
                        " AND claimed_by = ?", (by,))
 
     def release_claims(self, ids: Iterable[int], stamp: str) -> None:
         """Give claimed articles back to the backlog (the analysis failed), unless someone else holds them now."""
-        with self.transaction() as db:
-            db.executemany("UPDATE articles SET claimed_at = NULL WHERE id = ? AND claimed_at = ?",
+        with self.transaction():
+            self._many("UPDATE articles SET claimed_at = NULL WHERE id = ? AND claimed_at = ?",
                            [(i, stamp) for i in ids])
 
     def backlog_size(self, limit: int, *, lease: float = CLAIM_LEASE) -> int:
         """How many articles wait for an analyser (claimed ones left out), counted up to ``limit``."""
         row = self._one("SELECT COUNT(*) AS n FROM (SELECT 1 FROM articles WHERE analysed = 0"
-                        " AND (claimed_at IS NULL OR claimed_at < ?) LIMIT ?)",
+                        " AND (claimed_at IS NULL OR claimed_at < ?) LIMIT ?) AS waiting",
                         (_stamp(datetime.now(UTC) - timedelta(seconds=lease)), limit))
         return int(row["n"]) if row else 0
 
     def mark_analysed(self, ids: Iterable[int], stamp: str | None = None) -> None:
         """Analysed, numbered in the order analyses end. With the claim's ``stamp``, an article changed (and so
         given back to the backlog) or claimed by another since is left waiting."""
-        with self.transaction() as db:
-            row = db.execute("SELECT COALESCE(MAX(analysed_seq), 0) FROM articles").fetchone()
-            seq = int(row[0])
+        with self.transaction():
+            self.serialise("analysed_seq")  # numbers are handed out in commit order, so none is ever skipped
+            row = self._one("SELECT COALESCE(MAX(analysed_seq), 0) AS n FROM articles")
+            seq = int(row["n"]) if row else 0
             done = [(seq + k, i) for k, i in enumerate(ids, start=1)]
             sql = "UPDATE articles SET analysed = 1, claimed_at = NULL, analysed_seq = ? WHERE id = ?"
             if stamp is None:
-                db.executemany(sql, done)
+                self._many(sql, done)
             else:
-                db.executemany(sql + " AND claimed_at = ?", [(*d, stamp) for d in done])
+                self._many(sql + " AND claimed_at = ?", [(*d, stamp) for d in done])
 
     def analysed_after(self, seq: int, model: str, limit: int = 2048) -> list[Row]:
         """Articles analysed (by any process) after ``seq``, in that order, with their index facts and vector."""
@@ -466,16 +436,24 @@ class Store:
         return out
 
     def save_embeddings(self, model: str, rows: Iterable[tuple[int, bytes]]) -> None:
-        with self.transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO embeddings (article_id, model, vector) VALUES (?, ?, ?)",
+        with self.transaction():
+            self._many("INSERT INTO embeddings (article_id, model, vector) VALUES (?, ?, ?) ON CONFLICT (article_id)"
+                       " DO UPDATE SET model = excluded.model, vector = excluded.vector",
                            [(i, model, v) for i, v in rows])
 
-    def iter_index_facts(self, model: str) -> Iterator[sqlite3.Row]:
-        """Per embedded article, the facts the similarity index filters on, in id order."""
-        return iter(self.db.execute(
-            "SELECT e.article_id, a.published_at, a.story_id, a.copy_group, s.outlet"
-            " FROM embeddings e JOIN articles a ON a.id = e.article_id JOIN sources s ON s.id = a.source_id"
-            " WHERE e.model = ? ORDER BY e.article_id", (model,)))
+    def iter_index_facts(self, model: str, *, batch: int = 5000) -> Iterator[Row]:
+        """Per embedded article, the facts the similarity index filters on, in id order (read in batches, so a
+        million articles never sit in memory as rows at once)."""
+        after = 0
+        while True:
+            rows = self._all(
+                "SELECT e.article_id, a.published_at, a.story_id, a.copy_group, s.outlet"
+                " FROM embeddings e JOIN articles a ON a.id = e.article_id JOIN sources s ON s.id = a.source_id"
+                " WHERE e.model = ? AND e.article_id > ? ORDER BY e.article_id LIMIT ?", (model, after, batch))
+            yield from rows
+            if len(rows) < batch:
+                return
+            after = rows[-1]["article_id"]
 
     def vectors(self, ids: list[int], model: str) -> dict[int, bytes]:
         if not ids:
@@ -486,13 +464,14 @@ class Store:
 
     def save_fingerprints(self, rows: Iterable[tuple[int, bytes, int, str | None, str | None]]) -> None:
         """Per article: MinHash signature, shingle count, and the linker's words and terms (newline-joined)."""
-        with self.transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO fingerprints (article_id, minhash, shingles, words, terms)"
-                           " VALUES (?, ?, ?, ?, ?)", list(rows))
+        with self.transaction():
+            self._many("INSERT INTO fingerprints (article_id, minhash, shingles, words, terms) VALUES (?, ?, ?, ?, ?)"
+                       " ON CONFLICT (article_id) DO UPDATE SET minhash = excluded.minhash,"
+                       " shingles = excluded.shingles, words = excluded.words, terms = excluded.terms", list(rows))
 
     def save_evidence(self, article_id: int, words: str, terms: str) -> None:
-        with self.transaction() as db:
-            db.execute("UPDATE fingerprints SET words = ?, terms = ? WHERE article_id = ?", (words, terms, article_id))
+        with self.transaction():
+            self._run("UPDATE fingerprints SET words = ?, terms = ? WHERE article_id = ?", (words, terms, article_id))
 
     def link_features(self, ids: list[int], *, lead_chars: int = 2500) -> dict[int, Row]:
         """Headline, lead and fingerprint of a few articles: what the linker compares a new article with."""
@@ -515,22 +494,22 @@ class Store:
             f"SELECT id, title, text, summary FROM articles WHERE id IN ({marks})", ids)}
 
     def save_neighbours(self, links: Iterable[Neighbour]) -> None:
-        with self.transaction() as db:
-            db.executemany(
-                "INSERT INTO similar (article_id, other_id, score, relation, why) VALUES (?, ?, ?, ?, ?)"
+        with self.transaction():
+            self._many(
+                "INSERT INTO links (article_id, other_id, score, relation, why) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (article_id, other_id) DO UPDATE SET score = excluded.score,"
                 " relation = excluded.relation, why = excluded.why",
                 [(n.article_id, n.other_id, n.score, n.relation, n.why) for n in links])
 
     def clear_neighbours(self, article_id: int) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM similar WHERE article_id = ?", (article_id,))
-            db.execute("DELETE FROM similar WHERE other_id = ?", (article_id,))
+        with self.transaction():
+            self._run("DELETE FROM links WHERE article_id = ?", (article_id,))
+            self._run("DELETE FROM links WHERE other_id = ?", (article_id,))
 
     def similar_to(self, article_id: int, *, limit: int = 10) -> list[Row]:
         """Stored Similar News of one article, same-event first, then by score (texts cut to their lead)."""
         return self._all(
-            f"SELECT {ARTICLE_COLUMNS}, substr(a.text, 1, 1500) AS text, n.score, n.relation, n.why FROM similar n"
+            f"SELECT {ARTICLE_COLUMNS}, substr(a.text, 1, 1500) AS text, n.score, n.relation, n.why FROM links n"
             " JOIN articles a ON a.id = n.other_id JOIN sources s ON s.id = a.source_id"
             " WHERE n.article_id = ?"
             " ORDER BY CASE n.relation WHEN 'related' THEN 1 ELSE 0 END, n.score DESC LIMIT ?",
@@ -541,10 +520,10 @@ class Store:
     def join_copy_group(self, article_ids: list[int], group: int, *, absorb: Iterable[int] = ()) -> list[int]:
         """Put articles, and every member of the groups in ``absorb``, into one copy group; returns its members."""
         others = [g for g in absorb if g != group]
-        with self.transaction() as db:
+        with self.transaction():
             for g in others:
-                db.execute("UPDATE articles SET copy_group = ? WHERE copy_group = ?", (group, g))
-            db.executemany("UPDATE articles SET copy_group = ? WHERE id = ?", [(group, i) for i in article_ids])
+                self._run("UPDATE articles SET copy_group = ? WHERE copy_group = ?", (group, g))
+            self._many("UPDATE articles SET copy_group = ? WHERE id = ?", [(group, i) for i in article_ids])
         return [r["id"] for r in self._all("SELECT id FROM articles WHERE copy_group = ?", (group,))]
 
     def copy_group_members(self, group: int) -> list[Row]:
@@ -603,7 +582,7 @@ class Store:
     def story_links(self, story_id: int) -> list[Row]:
         """Stored links between members of one story (each pair once): why they are grouped."""
         return self._all(
-            "SELECT n.article_id, n.other_id, n.score, n.relation, n.why FROM similar n"
+            "SELECT n.article_id, n.other_id, n.score, n.relation, n.why FROM links n"
             " JOIN articles a ON a.id = n.article_id JOIN articles b ON b.id = n.other_id"
             " WHERE a.story_id = ? AND b.story_id = ? AND n.article_id < n.other_id ORDER BY n.score DESC",
             (story_id, story_id))
@@ -611,22 +590,22 @@ class Store:
     # -- stories ---------------------------------------------------------------------------------------
 
     def create_story(self, title: str) -> int:
-        with self.transaction() as db:
-            cur = db.execute("INSERT INTO stories (title, updated_at) VALUES (?, ?)", (title, iso(utcnow())))
-        return int(cur.lastrowid or 0)
+        with self.transaction():
+            return self._insert("INSERT INTO stories (title, updated_at) VALUES (?, ?) RETURNING id",
+                                (title, iso(utcnow())))
 
     def set_story(self, article_id: int, story_id: int) -> None:
-        with self.transaction() as db:
-            db.execute("UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id))
+        with self.transaction():
+            self._run("UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id))
 
     def move_story(self, from_id: int, to_id: int) -> None:
         """Merge one story into another: every article follows, the emptied story goes, and its address
         redirects to the one it joined."""
         if from_id == to_id:
             return
-        with self.transaction() as db:
-            db.execute("UPDATE articles SET story_id = ? WHERE story_id = ?", (to_id, from_id))
-            db.execute("DELETE FROM stories WHERE id = ?", (from_id,))
+        with self.transaction():
+            self._run("UPDATE articles SET story_id = ? WHERE story_id = ?", (to_id, from_id))
+            self._run("DELETE FROM stories WHERE id = ?", (from_id,))
             self.record_story_redirect(from_id, to_id)
 
     def record_story_redirect(self, from_id: int, to_id: int) -> None:
@@ -634,12 +613,12 @@ class Store:
         every old address is one hop from a live story."""
         if from_id == to_id:
             return
-        with self.transaction() as db:
-            db.execute("UPDATE story_redirects SET to_id = ? WHERE to_id = ?", (to_id, from_id))
-            db.execute("INSERT INTO story_redirects (from_id, to_id) VALUES (?, ?)"
+        with self.transaction():
+            self._run("UPDATE story_redirects SET to_id = ? WHERE to_id = ?", (to_id, from_id))
+            self._run("INSERT INTO story_redirects (from_id, to_id) VALUES (?, ?)"
                        " ON CONFLICT (from_id) DO UPDATE SET to_id = excluded.to_id", (from_id, to_id))
             # A story merged back into an id that once redirected to it would otherwise point at itself.
-            db.execute("DELETE FROM story_redirects WHERE from_id = to_id")
+            self._run("DELETE FROM story_redirects WHERE from_id = to_id")
 
     def story_redirect(self, story_id: int) -> int | None:
         """Where a merged story now lives; None when there is no redirect or a live story has this id (story
@@ -649,9 +628,9 @@ class Store:
         return int(row["to_id"]) if row else None
 
     def delete_story(self, story_id: int) -> None:
-        with self.transaction() as db:
-            db.execute("UPDATE articles SET story_id = NULL WHERE story_id = ?", (story_id,))
-            db.execute("DELETE FROM stories WHERE id = ?", (story_id,))
+        with self.transaction():
+            self._run("UPDATE articles SET story_id = NULL WHERE story_id = ?", (story_id,))
+            self._run("DELETE FROM stories WHERE id = ?", (story_id,))
 
     def story_members(self, story_id: int) -> list[Row]:
         return self._all(
@@ -660,8 +639,8 @@ class Store:
 
     def update_story(self, story_id: int, *, title: str, lead_article_id: int | None, first: str | None,
                      last: str | None, size: int, outlets: int) -> None:
-        with self.transaction() as db:
-            db.execute(
+        with self.transaction():
+            self._run(
                 "UPDATE stories SET title = ?, lead_article_id = ?, first_published_at = ?,"
                 " last_published_at = ?, size = ?, outlets = ?, updated_at = ? WHERE id = ?",
                 (title, lead_article_id, first, last, size, outlets, iso(utcnow()), story_id))
@@ -686,11 +665,11 @@ class Store:
             params.append(section)
         return self._all(
             f"SELECT st.* FROM stories st {where}"
-            " ORDER BY st.outlets DESC, st.last_published_at DESC, st.id DESC LIMIT ? OFFSET ?",
+            " ORDER BY st.outlets DESC, st.last_published_at DESC NULLS LAST, st.id DESC LIMIT ? OFFSET ?",
             (*params, limit, offset))
 
     def recent_stories(self, *, limit: int = 50, offset: int = 0) -> list[Row]:
-        return self._all("SELECT * FROM stories ORDER BY last_published_at DESC, id DESC LIMIT ? OFFSET ?",
+        return self._all("SELECT * FROM stories ORDER BY last_published_at DESC NULLS LAST, id DESC LIMIT ? OFFSET ?",
                          (limit, offset))
 
     def members_of_stories(self, story_ids: list[int]) -> dict[int, list[Row]]:
@@ -724,15 +703,15 @@ class Store:
         out: list[tuple[int, int, float, str]] = []
         for chunk in _chunks(ids, 900):
             marks = ",".join("?" * len(chunk))
-            out += [(r[0], r[1], r[2], r[3]) for r in self.db.execute(
-                f"SELECT article_id, other_id, score, relation FROM similar WHERE article_id IN ({marks})", chunk)
+            out += [(r[0], r[1], r[2], r[3]) for r in self._tuples(
+                f"SELECT article_id, other_id, score, relation FROM links WHERE article_id IN ({marks})", chunk)
                 if r[1] in wanted]
         return out
 
     def relabel_links(self, rows: Iterable[tuple[float, str, int, int]]) -> None:
         """New (score, relation) for stored links given as (score, relation, article_id, other_id)."""
-        with self.transaction() as db:
-            db.executemany("UPDATE similar SET score = ?, relation = ? WHERE article_id = ? AND other_id = ?",
+        with self.transaction():
+            self._many("UPDATE links SET score = ?, relation = ? WHERE article_id = ? AND other_id = ?",
                            list(rows))
 
 
@@ -744,8 +723,3 @@ def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
 def _stamp(when: datetime) -> str:
     """A claim's time to the microsecond (ISO, UTC): claims compare as text."""
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _fts_query(query: str) -> str:
-    """The words of a query, each quoted: what a person types is never taken as FTS syntax."""
-    return " ".join(f'"{w}"' for w in re.findall(r"\w+", query)[:20])

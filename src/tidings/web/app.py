@@ -76,7 +76,7 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
     wait for the scheduler's next pass instead of being analysed here. ``base_url`` is where readers reach the
     site, for absolute links (by default TIDINGS_BASE_URL, else http://127.0.0.1:8080); a request's Host never
     makes a link."""
-    secret = admin_secret or load_admin_secret(store.path).value
+    secret = admin_secret or load_admin_secret(store.target).value
     base = clean_base_url(base_url, "base_url") if base_url else public_base_url()
     app = FastAPI(title="Tidings", version=__version__, docs_url=None, redoc_url=None, lifespan=_lifespan,
                   description="News from many outlets, grouped into sections and stories, with Similar News. "

@@ -1,7 +1,6 @@
-"""Versioned, append-only migrations. Each entry runs once, in order, inside one transaction.
+"""SQLite's versioned, append-only migrations. Each entry runs once, in order, inside one transaction.
 
-The SQL sticks to what SQLite and PostgreSQL share (TEXT timestamps in ISO 8601 UTC, INTEGER keys), except the
-FTS5 table, which is SQLite's full-text index and has its own migration so another backend can swap it.
+Timestamps are TEXT in ISO 8601 UTC, compared as text; ``schema_postgres`` builds the same tables for PostgreSQL.
 """
 
 from __future__ import annotations
@@ -172,5 +171,14 @@ MIGRATIONS: list[str] = [
     # 11: a poll interval an operator sets for one source (seconds); NULL: adapt to how often it publishes.
     """
     ALTER TABLE sources ADD COLUMN poll_every INTEGER;
+    """,
+    # 12: the order in which an article's sections were filed, as a column (it was SQLite's rowid).
+    """
+    ALTER TABLE article_sections ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
+    UPDATE article_sections SET position = rowid;
+    """,
+    # 13: "similar" is a reserved word in PostgreSQL; both stores call the table of links "links".
+    """
+    ALTER TABLE similar RENAME TO links;
     """,
 ]
