@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from newsserver import NewsServer
+from newsserver import NewsServer, PostgresServer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SEED = DATA.parent / "seed"  # the page that describes the product
@@ -33,10 +33,45 @@ def news_server() -> Iterator[NewsServer]:
         yield server
 
 
-@pytest.fixture
-def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    from tidings.storage.sqlite import SQLiteStore
+STORES = ("sqlite", "postgresql")
 
-    s = SQLiteStore(tmp_path / "tidings.db")
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """The session's PostgreSQL server, started on first use. Without PostgreSQL's programs this fails (the
+    PostgreSQL half of the tests is never skipped silently), unless TIDINGS_TEST_POSTGRES=skip says to skip it."""
+    if os.environ.get("TIDINGS_TEST_POSTGRES", "").lower() == "skip":
+        pytest.skip("TIDINGS_TEST_POSTGRES=skip: the PostgreSQL half of the tests is not run")
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+def new_database(kind: str, folder: Path, request: pytest.FixtureRequest) -> str:
+    """A new, empty Tidings database of ``kind``: an SQLite file in ``folder``, or a database on the session's
+    PostgreSQL server."""
+    if kind == "sqlite":
+        return str(folder / "tidings.db")
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.new_database()
+
+
+@pytest.fixture(params=STORES)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new database on each store in turn: an SQLite path, then a postgresql:// URL."""
+    return new_database(request.param, tmp_path, request)
+
+
+@pytest.fixture(scope="module", params=STORES)
+def module_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A new database on each store in turn, shared by the tests of one module."""
+    return new_database(request.param, tmp_path_factory.mktemp("db"), request)
+
+
+@pytest.fixture
+def store(database: str):  # type: ignore[no-untyped-def]
+    from tidings.storage import open_store
+
+    s = open_store(database)
     yield s
     s.close()

@@ -1,15 +1,22 @@
 """What tests share: a small news web (a threaded HTTP server on 127.0.0.1 that serves whatever routes a test
-sets), feed builders, a fetcher and refresh set for tests, a store filled with numbered articles, and reading
-rendered pages."""
+sets), feed builders, a fetcher and refresh set for tests, a store filled with numbered articles, reading
+rendered pages, and a PostgreSQL server of the session's own."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from tidings.config import PollSettings
@@ -139,3 +146,93 @@ def text_of(el: Any) -> str:
 
 def texts(tree: Any, xpath: str) -> list[str]:
     return [text_of(e) for e in tree.xpath(xpath)]
+
+
+# -- a PostgreSQL server of the test session's own -------------------------------------------------------------
+
+POSTGRES_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+
+
+def postgres_program(name: str) -> str | None:
+    """A PostgreSQL server program (initdb, pg_ctl): on PATH, else in Debian's /usr/lib/postgresql/N/bin."""
+    found = shutil.which(name)
+    if found:
+        return found
+    for folder in POSTGRES_BIN_DIRS:
+        if (folder / name).exists():
+            return str(folder / name)
+    return None
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster in a temporary folder, listening on 127.0.0.1 at a free port, trusting local
+    connections. As root it runs as the ``postgres`` user (the server refuses to run as root). Each test gets a
+    database of its own from ``new_database``, copied from a template with Tidings' schema already in place."""
+
+    def __init__(self) -> None:
+        initdb, pg_ctl = postgres_program("initdb"), postgres_program("pg_ctl")
+        if not initdb or not pg_ctl:
+            raise RuntimeError("PostgreSQL's server programs (initdb, pg_ctl) are not installed: install Debian's"
+                               " postgresql package (.ci/run does), or set TIDINGS_TEST_POSTGRES=skip to skip"
+                               " the PostgreSQL half of the tests")
+        self.initdb, self.pg_ctl = initdb, pg_ctl
+        self.folder = Path(tempfile.mkdtemp(prefix="tidings-pg-"))
+        self.data = self.folder / "data"
+        self.port = _free_port()
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def _as_owner(self, *cmd: str) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else list(cmd)
+
+    def start(self) -> PostgresServer:
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres")
+        subprocess.run(self._as_owner(self.initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust",
+                                      "--encoding=UTF8", "--locale=C.UTF-8"),
+                       check=True, capture_output=True)
+        opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off -c full_page_writes=off"
+        subprocess.run(self._as_owner(self.pg_ctl, "-D", str(self.data), "-o", opts, "-l",
+                                      str(self.folder / "log"), "-w", "start"), check=True, capture_output=True)
+        self.sql("postgres", "CREATE DATABASE tidings_template")
+        from tidings.storage.postgres import PostgresStore
+
+        PostgresStore(self.url("tidings_template")).close()  # the schema, once: each test's database copies it
+        return self
+
+    def stop(self) -> None:
+        subprocess.run(self._as_owner(self.pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"),
+                       capture_output=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def restart(self, *, down_for: float = 0.0) -> None:
+        """Stop the server, wait ``down_for`` seconds, start it again (for tests of a database going away)."""
+        subprocess.run(self._as_owner(self.pg_ctl, "-D", str(self.data), "-m", "fast", "stop"),
+                       check=True, capture_output=True)
+        time.sleep(down_for)
+        opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off -c full_page_writes=off"
+        subprocess.run(self._as_owner(self.pg_ctl, "-D", str(self.data), "-o", opts, "-l",
+                                      str(self.folder / "log"), "-w", "start"), check=True, capture_output=True)
+
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def sql(self, database: str, statement: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url(database), autocommit=True) as conn:
+            conn.execute(statement)  # type: ignore[arg-type]
+
+    def new_database(self, *, empty: bool = False) -> str:
+        """The URL of a new database: with Tidings' schema, or ``empty`` (nothing in it, as an operator makes it)."""
+        with self._lock:
+            self._count += 1
+            name = f"t{self._count}"
+        self.sql("postgres", f"CREATE DATABASE {name} TEMPLATE {'template0' if empty else 'tidings_template'}")
+        return self.url(name)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

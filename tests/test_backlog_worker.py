@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from tidings.analysis.embeddings import HashingEmbedder
 from tidings.ingest.pipeline import import_jsonl
 from tidings.jobs import BATCH, Analyser, BacklogWorker
-from tidings.storage.sqlite import SQLiteStore
+from tidings.storage import open_store
 from tidings.storage.store import Store
 
 
@@ -23,11 +22,11 @@ def lines(n: int, start: int = 0) -> list[str]:
 
 
 def waiting(store: Store) -> int:
-    return int(store.db.execute("SELECT COUNT(*) FROM articles WHERE analysed = 0").fetchone()[0])
+    return int(store.counts()["waiting"])
 
 
-def test_whole_batches_go_while_storing_goes_on_and_the_rest_at_the_end(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "t.db")
+def test_whole_batches_go_while_storing_goes_on_and_the_rest_at_the_end(database: str) -> None:
+    store = open_store(database)
     worker = BacklogWorker(store, Analyser.open(store, HashingEmbedder()), idle=0.01)
     worker.start()
     import_jsonl(store, lines(BATCH - 1))
@@ -40,8 +39,8 @@ def test_whole_batches_go_while_storing_goes_on_and_the_rest_at_the_end(tmp_path
     assert waiting(store) == 4  # the whole batches were analysed before finish, the rest waits for it
     assert worker.is_alive()
     assert worker.finish() == 2 * BATCH + 4 and waiting(store) == 0
-    linked = store.db.execute("SELECT COUNT(DISTINCT article_id) FROM links").fetchone()[0]
-    assert linked > BATCH
+    ids = [int(r["id"]) for r in store.latest_articles(limit=10_000)]
+    assert len({link[0] for link in store.links_among(ids)}) > BATCH
 
 
 class Broken(HashingEmbedder):
@@ -49,8 +48,8 @@ class Broken(HashingEmbedder):
         raise RuntimeError("model failed")
 
 
-def test_a_failure_in_the_worker_is_raised_by_finish(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "t.db")
+def test_a_failure_in_the_worker_is_raised_by_finish(database: str) -> None:
+    store = open_store(database)
     import_jsonl(store, lines(3))
     worker = BacklogWorker(store, Analyser.open(store, Broken()), idle=0.01)
     worker.start()

@@ -12,7 +12,6 @@ import json
 import re
 from collections.abc import Iterator
 from email.utils import format_datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ from conftest import shared_data
 from newsserver import NewsServer
 from tidings.cli import main
 from tidings.clock import parse_iso
-from tidings.storage.sqlite import SQLiteStore
+from tidings.storage import open_store
 
 OUTLETS = {"fox": "Fox News", "nyt": "New York Times", "hpo": "HuffPost"}
 HOSTS = {"fox": "127.0.0.2", "nyt": "127.0.0.3", "hpo": "127.0.0.4"}
@@ -85,9 +84,9 @@ def news_web() -> Iterator[tuple[dict[str, NewsServer], dict[str, str]]]:
 
 
 @pytest.fixture(scope="module")
-def polled(news_web: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+def polled(news_web: Any, module_database: str) -> tuple[str, Any]:
     servers, _ = news_web
-    db = tmp_path_factory.mktemp("e2e") / "tidings.db"
+    db = module_database
     mp = pytest.MonkeyPatch()
     mp.setenv("TIDINGS_HOST_DELAY", "0.05")
     mp.setenv("TIDINGS_HOST_JITTER", "0")
@@ -102,7 +101,7 @@ def polled(news_web: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pat
 
 def test_every_article_lists_other_outlets_reports_of_its_event(polled: Any) -> None:
     db, (_, gold) = polled
-    store = SQLiteStore(db)
+    store = open_store(db)
     assert store.article_count() == len(gold)
     hits = 0
     for url, event in gold.items():
@@ -121,7 +120,7 @@ def test_article_page_shows_similar_news_with_read_more_links(polled: Any) -> No
     from tidings.web.app import create_app
 
     db, (_, gold) = polled
-    store = SQLiteStore(db)
+    store = open_store(db)
     url, event = next(iter(gold.items()))
     art = store.article_by_url(url)
     assert art is not None
@@ -140,12 +139,12 @@ def test_article_page_shows_similar_news_with_read_more_links(polled: Any) -> No
 
 def test_second_poll_is_conditional_and_stores_nothing_twice(polled: Any) -> None:
     db, (servers, gold) = polled
-    before = SQLiteStore(db).article_count()
+    before = open_store(db).article_count()
     assert main(["--db", str(db), "poll", "--all"]) == 0
-    assert SQLiteStore(db).article_count() == before == len(gold)
+    assert open_store(db).article_count() == before == len(gold)
     sent = [h for m, p, h in servers["nyt"].requests if p == "/nyt/feed.xml"]
     assert sent[-1].get("If-None-Match") == '"nyt-v1"', "the stored ETag was sent back"
-    src = SQLiteStore(db).source_by_feed_url(servers["nyt"].url("/nyt/feed.xml"))
+    src = open_store(db).source_by_feed_url(servers["nyt"].url("/nyt/feed.xml"))
     assert src is not None and src["last_status"] == 304 and src["error_count"] == 0
 
 
@@ -154,16 +153,16 @@ def test_an_edited_headline_is_updated_in_place(polled: Any) -> None:
     hpo = servers["hpo"]
     feed = hpo.routes["/hpo/feed.xml"]
     url = next(u for u in gold if "/hpo/" in u)
-    store = SQLiteStore(db)
+    store = open_store(db)
     before = store.article_by_url(url)
     assert before is not None
     edited = feed.body.decode().replace(html.escape(before["title"]), "Corrected: " + html.escape(before["title"]), 1)
     hpo.add("/hpo/feed.xml", edited, "application/rss+xml", ETag='"hpo-v2"')
     assert main(["--db", str(db), "poll", "--all"]) == 0
-    after = SQLiteStore(db).article_by_url(url)
+    after = open_store(db).article_by_url(url)
     assert after is not None and after["id"] == before["id"]
     assert after["title"].startswith("Corrected: ")
-    assert SQLiteStore(db).article_count() == len(gold)
+    assert open_store(db).article_count() == len(gold)
 
 
 def test_stories_hold_every_article_once(polled: Any) -> None:
@@ -172,7 +171,7 @@ def test_stories_hold_every_article_once(polled: Any) -> None:
     from tidings.web.app import create_app
 
     db, (_, gold) = polled
-    stories = TestClient(create_app(SQLiteStore(db))).get("/api/stories", params={"limit": 1000}).json()["stories"]
+    stories = TestClient(create_app(open_store(db))).get("/api/stories", params={"limit": 1000}).json()["stories"]
     urls = [a["url"] for s in stories for a in s["articles"]]
     assert sorted(urls) == sorted(gold)
     together = sum(1 for s in stories if len({gold[a["url"]] for a in s["articles"]}) == 1 and len(s["articles"]) > 1)

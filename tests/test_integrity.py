@@ -36,9 +36,9 @@ VICTIM = json.dumps({"url": VICTIM_URL, "title": "Senate passes the budget", "so
 
 def snapshot(store: Store, url: str) -> dict[str, Any]:
     """Everything stored about one article: its row, byte for byte, and its sections."""
-    row = store.db.execute("SELECT * FROM articles WHERE url = ?", (url,)).fetchone()
+    row = store.stored_article(url)
     assert row is not None, url
-    return {**dict(row), "sections": store.sections_of(int(row["id"]))}
+    return {**row, "sections": store.sections_of(int(row["id"]))}
 
 
 def page(title: str, body: str, *, canonical: str = "", og_title: str = "") -> str:

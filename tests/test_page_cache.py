@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
 from tidings.models import ArticleIn
-from tidings.storage.sqlite import SQLiteStore
+from tidings.storage import open_store
 from tidings.storage.store import Store
 from tidings.web.app import create_app
 from tidings.web.cache import PageCache
@@ -28,8 +27,8 @@ def add(store: Store, n: int, title: str) -> int:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = SQLiteStore(tmp_path / "t.db")
+def store(database: str) -> Store:
+    s = open_store(database)
     add(s, 1, "First headline")
     return s
 
@@ -55,7 +54,7 @@ def test_a_commit_from_another_connection_is_seen_at_once(client: TestClient, st
     add(store, 2, "Second headline")  # this thread's connection, not the server's: like the poller
     fresh = client.get("/")
     assert fresh.headers["x-tidings-cache"] == "miss" and "Second headline" in fresh.text
-    other = SQLiteStore(store.path)  # another process would look the same to SQLite
+    other = open_store(store.target)  # another process would look the same to the database
     add(other, 3, "Third headline")
     assert "Third headline" in client.get("/").text
 

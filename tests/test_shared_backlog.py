@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 
 import pytest
 
 from tidings.analysis.embeddings import HashingEmbedder
 from tidings.ingest.pipeline import import_jsonl
 from tidings.jobs import Analyser, analyse_backlog
-from tidings.storage.sqlite import SQLiteStore
+from tidings.storage import open_store
 
 WIRE = ("Floodwater from the swollen River Thames forced the evacuation of 400 homes in Marlow on Tuesday after "
         "three days of heavy rain, the Environment Agency said. Emergency crews used boats to reach elderly "
@@ -27,8 +26,8 @@ def _line(n: int, source: str, title: str = "", text: str = "") -> str:
                        "published": "2024-02-06T09:00:00Z"})
 
 
-def test_a_claimed_article_is_not_handed_to_another_analyser(tmp_path: Path) -> None:
-    one, two = SQLiteStore(tmp_path / "t.db"), SQLiteStore(tmp_path / "t.db")  # two processes' connections
+def test_a_claimed_article_is_not_handed_to_another_analyser(database: str) -> None:
+    one, two = open_store(database), open_store(database)  # two processes' connections
     import_jsonl(one, [_line(n, "Outlet A") for n in range(5)])
     stamp, mine = one.claim_backlog(3)
     _, theirs = two.claim_backlog(10)
@@ -38,8 +37,8 @@ def test_a_claimed_article_is_not_handed_to_another_analyser(tmp_path: Path) -> 
     assert len(two.backlog(10)) == 2
 
 
-def test_an_article_changed_while_claimed_stays_waiting(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "t.db")
+def test_an_article_changed_while_claimed_stays_waiting(database: str) -> None:
+    store = open_store(database)
     import_jsonl(store, [_line(1, "Outlet A")])
     stamp, (row,) = store.claim_backlog(5)
     import_jsonl(store, [_line(1, "Outlet A", text="A corrected report on the harbour bridge. " * 8)])
@@ -47,8 +46,8 @@ def test_an_article_changed_while_claimed_stays_waiting(tmp_path: Path) -> None:
     assert [r["id"] for r in store.backlog(5)] == [row["id"]]
 
 
-def test_a_claim_of_an_analyser_that_died_is_taken_again(tmp_path: Path) -> None:
-    one, two = SQLiteStore(tmp_path / "t.db"), SQLiteStore(tmp_path / "t.db")
+def test_a_claim_of_an_analyser_that_died_is_taken_again(database: str) -> None:
+    one, two = open_store(database), open_store(database)
     import_jsonl(one, [_line(n, "Outlet A") for n in range(2)])
     old, _ = one.claim_backlog(5)
     assert two.claim_backlog(5)[1] == []
@@ -60,26 +59,26 @@ def test_a_claim_of_an_analyser_that_died_is_taken_again(tmp_path: Path) -> None
     assert two.backlog(5) == []
 
 
-def test_a_failed_batch_goes_back_to_the_backlog_at_once(tmp_path: Path) -> None:
+def test_a_failed_batch_goes_back_to_the_backlog_at_once(database: str) -> None:
     class Broken(HashingEmbedder):
         def embed(self, texts: list[str]):  # type: ignore[no-untyped-def]
             raise RuntimeError("model failed")
 
-    store = SQLiteStore(tmp_path / "t.db")
+    store = open_store(database)
     import_jsonl(store, [_line(n, "Outlet A") for n in range(3)])
     with pytest.raises(RuntimeError, match="model failed"):
         analyse_backlog(store, Analyser.open(store, Broken()))
     assert store.backlog_size(10) == 3
 
 
-def test_two_analysers_at_once_analyse_every_article_once(tmp_path: Path) -> None:
-    db = tmp_path / "t.db"
-    setup = SQLiteStore(db)
+def test_two_analysers_at_once_analyse_every_article_once(database: str) -> None:
+    db = database
+    setup = open_store(db)
     import_jsonl(setup, [_line(n, f"Outlet {n % 5}") for n in range(300)])
     counts: list[int] = []
 
     def work() -> None:
-        store = SQLiteStore(db)
+        store = open_store(db)
         counts.append(analyse_backlog(store, Analyser.open(store, HashingEmbedder()), batch=16))
         store.close()
 
@@ -89,13 +88,13 @@ def test_two_analysers_at_once_analyse_every_article_once(tmp_path: Path) -> Non
     for t in threads:
         t.join()
     assert sum(counts) == 300 and setup.backlog(1) == []
-    seqs = [r[0] for r in setup.db.execute("SELECT analysed_seq FROM articles")]
+    seqs = [r["analysed_seq"] for r in setup.analysed_after(0, HashingEmbedder.name, limit=1000)]
     assert len(set(seqs)) == 300  # each analysis numbered once
 
 
-def test_an_analyser_sees_what_another_analysed_and_decided(tmp_path: Path) -> None:
-    db = tmp_path / "t.db"
-    one, two = SQLiteStore(db), SQLiteStore(db)
+def test_an_analyser_sees_what_another_analysed_and_decided(database: str) -> None:
+    db = database
+    one, two = open_store(db), open_store(db)
     first, second = Analyser.open(one, HashingEmbedder()), Analyser.open(two, HashingEmbedder())  # both empty
     import_jsonl(one, [_line(1, "Wire Service", "Thames floods Marlow", WIRE)])
     analyse_backlog(one, first)
@@ -108,19 +107,19 @@ def test_an_analyser_sees_what_another_analysed_and_decided(tmp_path: Path) -> N
     # Another process re-files the story (as a re-clustering does); then the first meets a third copy: the story
     # it joins is the one stored, not the one it last held in memory.
     moved = one.create_story("moved elsewhere")
-    one.db.execute("UPDATE articles SET story_id = ? WHERE id IN (?, ?)", (moved, a["id"], b["id"]))
-    one.db.commit()
+    one.set_story(a["id"], moved)
+    one.set_story(b["id"], moved)
     import_jsonl(one, [_line(3, "Valley News", "Thames floods Marlow", WIRE)])
     analyse_backlog(one, first, settle=False)
     c = one.article_by_url("https://valleynews.example/3")
     assert c and c["story_id"] == moved and c["copy_group"] == a["copy_group"]
 
 
-def test_claims_of_an_analyser_killed_on_this_machine_are_freed_at_once(tmp_path: Path) -> None:
+def test_claims_of_an_analyser_killed_on_this_machine_are_freed_at_once(database: str) -> None:
     import socket
     import subprocess
 
-    store = SQLiteStore(tmp_path / "t.db")
+    store = open_store(database)
     import_jsonl(store, [_line(n, "Outlet A") for n in range(4)])
     gone = subprocess.Popen(["true"])
     gone.wait()  # a process that has ended, as one killed with -9 has

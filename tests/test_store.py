@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tidings.storage.schema_sqlite import MIGRATIONS
-
 from tidings.models import ArticleIn
+from tidings.storage.schema_sqlite import MIGRATIONS
 from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store, outlet_key
 

@@ -83,20 +83,20 @@ def test_an_article_is_found_by_the_url_as_people_paste_it(store) -> None:  # ty
         api_similar(store, "https://news.example/world/floods?id=8")  # another query is another page
 
 
-def test_an_operator_sets_how_often_a_source_is_polled(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_an_operator_sets_how_often_a_source_is_polled(database, capsys) -> None:  # type: ignore[no-untyped-def]
     from newsserver import refresh
     from tidings.clock import parse_iso
     from tidings.ingest.schedule import DEFAULT_INTERVAL
-    from tidings.storage.sqlite import SQLiteStore
+    from tidings.storage import open_store
 
     with NewsServer() as server:
         url = server.add("/feed.xml", GOOD, FEED_TYPE)
-        db = tmp_path / "t.db"
+        db = database
         assert main(["--db", str(db), "sources", "add", url, "--every", "15", "--fulltext", "never"]) == 0
         capsys.readouterr()
         assert main(["--db", str(db), "sources", "add", server.add("/b.xml", GOOD, FEED_TYPE), "--every", "3"]) == 2
         assert "poll every 5 to 1440 minutes" in capsys.readouterr().err
-        store = SQLiteStore(db)
+        store = open_store(db)
         source = store.sources()[0]
         assert source["poll_every"] == 900
         refresh(store, source["id"])  # a successful poll keeps the operator's interval, whatever the feed's pace

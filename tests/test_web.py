@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from newsserver import doc, numbered_articles, texts
 from tidings.models import ArticleIn, Neighbour
-from tidings.storage.sqlite import SQLiteStore
+from tidings.storage import open_store
 from tidings.storage.store import Store
 from tidings.web import pages
 from tidings.web.app import CSP, create_app
@@ -54,8 +54,8 @@ def add(w: World, key: str, source: str, title: str, *, minutes: int = 0, sectio
     return aid
 
 
-def build_world(path: Path) -> World:
-    w = World(SQLiteStore(path))
+def build_world(database: str) -> World:
+    w = World(open_store(database))
     us = ("United States", "World")
     add(w, "lead", "Daily Planet", "Blinken meets Xi in Beijing", sections=us, text=LEAD_TEXT, author="Lois Lane",
         image_url="https://img.example/xi.jpg", summary="Short summary of the visit.")
@@ -111,8 +111,8 @@ def build_world(path: Path) -> World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(tmp_path_factory.mktemp("web") / "t.db")
+def world(module_database: str) -> World:
+    return build_world(module_database)
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +160,7 @@ def test_http_url_and_highlight() -> None:
 
 def test_pages_make_a_bounded_number_of_queries(world: World) -> None:
     statements: list[str] = []
-    world.store.db.set_trace_callback(statements.append)
+    world.store.trace(statements.append)
     try:
         for call in (lambda: pages.home_page(world.store), lambda: pages.article_page(world.store, world.ids["lead"]),
                      lambda: pages.story_page(world.store, world.stories["big"]),
@@ -169,7 +169,7 @@ def test_pages_make_a_bounded_number_of_queries(world: World) -> None:
             call()
             assert 0 < len(statements) <= 6, statements
     finally:
-        world.store.db.set_trace_callback(None)
+        world.store.trace(None)
 
 
 # -- HTML pages -------------------------------------------------------------------------------------------
@@ -505,11 +505,11 @@ BASIL = Path(__file__).resolve().parents[2] / "shared" / "data" / "basil" / "art
 OUTLETS = {"fox": "Fox News", "nyt": "The New York Times", "hpo": "HuffPost"}
 
 
-def test_real_triplets_show_the_other_two_outlets(tmp_path: Path) -> None:
+def test_real_triplets_show_the_other_two_outlets(database: str) -> None:
     """BASIL: 100 events each reported by three outlets; each article's Similar News is the other two."""
     if not BASIL.is_dir():
         pytest.skip("real data not available: ../shared/data/basil is absent")
-    store = SQLiteStore(tmp_path / "basil.db")
+    store = open_store(database)
     by_triplet: dict[str, list[tuple[int, str]]] = {}
     for path in sorted(BASIL.glob("*/*.json")):
         rec = json.loads(path.read_text(encoding="utf-8"))
@@ -563,10 +563,10 @@ def test_tidings_has_an_icon_of_its_own(client: TestClient) -> None:
     assert head.xpath("//link[@rel='icon']/@href") == ["/static/favicon.svg"]
 
 
-def test_a_first_run_explains_itself_and_failing_sources_show(tmp_path: Path) -> None:
+def test_a_first_run_explains_itself_and_failing_sources_show(database: str) -> None:
     from tidings.clock import iso, utcnow
 
-    store = SQLiteStore(tmp_path / "first.db")
+    store = open_store(database)
     with TestClient(create_app(store, base_url=BASE)) as c:
         empty = doc(c.get("/").text)
         assert "there are no sources" in " ".join(texts(empty, "//div[contains(@class, 'first-run')]"))
@@ -585,8 +585,8 @@ def test_a_first_run_explains_itself_and_failing_sources_show(tmp_path: Path) ->
             "sources": 3, "polled": 3, "failing": 1, "reachable": 2, "warning": False, "sources_link": ""}
 
 
-def test_a_source_page_goes_on_to_older_articles(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "many.db")
+def test_a_source_page_goes_on_to_older_articles(database: str) -> None:
+    store = open_store(database)
     numbered_articles(store, 35, outlets=1)
     source_id = int(store.sources()[0]["id"])
     with TestClient(create_app(store, base_url=BASE)) as c:
@@ -603,8 +603,8 @@ def test_a_source_page_goes_on_to_older_articles(tmp_path: Path) -> None:
         assert api["pagination"]["prev_page"] == 1 and len(api["articles"]) == 5
 
 
-def test_the_latest_news_goes_on_past_the_home_page(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "latest.db")
+def test_the_latest_news_goes_on_past_the_home_page(database: str) -> None:
+    store = open_store(database)
     numbered_articles(store, 40)
     with TestClient(create_app(store, base_url=BASE)) as c:
         home = doc(c.get("/").text)
@@ -617,8 +617,8 @@ def test_the_latest_news_goes_on_past_the_home_page(tmp_path: Path) -> None:
         assert len(c.get("/api/latest?page=2").json()["articles"]) == 10
 
 
-def test_search_says_how_many_match_and_pages_on(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "search.db")
+def test_search_says_how_many_match_and_pages_on(database: str) -> None:
+    store = open_store(database)
     numbered_articles(store, 60, outlets=4, word="Harbour")
     with TestClient(create_app(store, base_url=BASE)) as c:
         first = doc(c.get("/search?q=harbour").text)
@@ -633,8 +633,8 @@ def test_search_says_how_many_match_and_pages_on(tmp_path: Path) -> None:
         assert c.get("/api/search?q=harbour").json()["matches"] == 60
 
 
-def test_a_sources_section_is_a_page_before_any_article(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "sections.db")
+def test_a_sources_section_is_a_page_before_any_article(database: str) -> None:
+    store = open_store(database)
     store.add_source("https://africa.example/feed.xml", "Africa Desk", section="Africa")
     with TestClient(create_app(store, base_url=BASE)) as c:
         sources = doc(c.get("/sources").text)
@@ -674,8 +674,8 @@ def test_dates_show_as_dates_and_the_first_report_only_when_the_times_say_so() -
         assert pages.first_report(members) is None, members
 
 
-def test_an_operator_can_watch_health_and_metrics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = SQLiteStore(tmp_path / "ops.db")
+def test_an_operator_can_watch_health_and_metrics(database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = open_store(database)
     numbered_articles(store, 5)
     failing = store.add_source("https://down.example/feed.xml", "Down")[0]
     store.update_source(failing, error_count=2, last_error="HTTP 503")

@@ -200,6 +200,9 @@ def _analyse_batch(store: Store, analyser: Analyser, rows: list[dict[str, Any]],
     found = analyser.index.nearest_many(vectors, CANDIDATES, exclude_outlets=[i.outlet for i in items])
     pending = {i.id for i in items}
     with store.transaction():  # one commit per batch: readers go on (WAL), the batch lands whole
+        # Links, copy groups and stories are decided by one analyser at a time, each reading what the others
+        # wrote (embedding, above, runs on every worker at once).
+        store.serialise("linking")
         for row, item, ev, near in zip(rows, items, evs, found, strict=True):
             pending.discard(item.id)
             _link(store, analyser, row, item, ev, [(o, c) for o, c in near if o not in pending and o != item.id])
@@ -312,6 +315,7 @@ def recluster(store: Store, analyser: Analyser, *, since: str | None = None) -> 
         candidates[position[a]].append(position[b])
     plan = plan_recluster(members, vectors, [sorted(set(c)) for c in candidates], t=analyser.thresholds)
     with store.transaction():
+        store.serialise("linking")
         moved = apply_stories(store, analyser.index, plan, {m.id: m.story_id for m in members}, links)
     return moved
 
@@ -395,7 +399,7 @@ class BacklogWorker(threading.Thread):
         except BaseException as exc:  # raised again in the polling thread by finish()
             self._error = exc
         finally:
-            self.store.close()  # this thread's connection
+            self.store.thread_done()
 
     def finish(self) -> int:
         """Analyse what is left, wait for it, and return how many articles this worker analysed."""

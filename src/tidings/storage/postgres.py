@@ -143,24 +143,24 @@ class PostgresStore(Store):
 
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         with self._connection() as conn:
-            return conn.execute(_psycopg_sql(sql), tuple(params)).fetchall()
+            return conn.execute(_psycopg_sql(self._traced(sql)), _params(params)).fetchall()
 
     def _tuples(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         from psycopg.rows import tuple_row
 
         with self._connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
-            return cur.execute(_psycopg_sql(sql), tuple(params)).fetchall()
+            return cur.execute(_psycopg_sql(self._traced(sql)), _params(params)).fetchall()
 
     def _run(self, sql: str, params: Iterable[Any] = ()) -> None:
         with self._connection() as conn:
-            conn.execute(_psycopg_sql(sql), tuple(params))
+            conn.execute(_psycopg_sql(self._traced(sql)), _params(params))
 
     def _many(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
-        batch = [tuple(r) for r in rows]
+        batch = [_params(r) for r in rows]
         if not batch:
             return
         with self._connection() as conn, conn.cursor() as cur:
-            cur.executemany(_psycopg_sql(sql), batch)
+            cur.executemany(_psycopg_sql(self._traced(sql)), batch)
 
     # -- full-text search (tsvector) -------------------------------------------------------------------
 
@@ -180,6 +180,12 @@ class PostgresStore(Store):
             return 0
         row = self._one("SELECT COUNT(*) AS n FROM articles WHERE search @@ plainto_tsquery('simple', ?)", (words,))
         return int(row["n"]) if row else 0
+
+
+def _params(params: Iterable[Any]) -> tuple[Any, ...]:
+    """Parameters as PostgreSQL takes them: its text cannot hold NUL, which web input may carry (a pasted URL, a
+    feed's text); it becomes U+FFFD, the character for what cannot be represented, instead of an error."""
+    return tuple(p.replace("\x00", "\ufffd") if isinstance(p, str) and "\x00" in p else p for p in params)
 
 
 def _words(query: str) -> str:

@@ -96,6 +96,9 @@ class SQLiteStore(Store):
         return int(self.db.execute("PRAGMA data_version").fetchone()[0])
 
     def close(self) -> None:
+        self.thread_done()
+
+    def thread_done(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
@@ -116,16 +119,16 @@ class SQLiteStore(Store):
     # -- statements ------------------------------------------------------------------------------------
 
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        return [dict(r) for r in self.db.execute(sql, tuple(params)).fetchall()]
+        return [dict(r) for r in self.db.execute(self._traced(sql), tuple(params)).fetchall()]
 
     def _tuples(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in self.db.execute(sql, tuple(params)).fetchall()]
+        return [tuple(r) for r in self.db.execute(self._traced(sql), tuple(params)).fetchall()]
 
     def _run(self, sql: str, params: Iterable[Any] = ()) -> None:
-        self.db.execute(sql, tuple(params))
+        self.db.execute(self._traced(sql), tuple(params))
 
     def _many(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
-        self.db.executemany(sql, [tuple(r) for r in rows])
+        self.db.executemany(self._traced(sql), [tuple(r) for r in rows])
 
     # -- full-text search (FTS5) -----------------------------------------------------------------------
 

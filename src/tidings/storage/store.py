@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,6 +56,16 @@ class Store(ABC):
 
     def __init__(self, target: str) -> None:
         self.target = target  # the path or URL it was opened from: names its data files (see config.data_dir)
+        self._trace: Callable[[str], None] | None = None
+
+    def trace(self, callback: Callable[[str], None] | None) -> None:
+        """Call ``callback`` with each statement this store runs (None: stop): to see what a page costs."""
+        self._trace = callback
+
+    def _traced(self, sql: str) -> str:
+        if self._trace is not None:
+            self._trace(sql)
+        return sql
 
     # -- what a backend provides -----------------------------------------------------------------------
 
@@ -74,7 +84,12 @@ class Store(ABC):
         signal that what it holds may be out of date."""
 
     @abstractmethod
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Close the store: its connections go (SQLite: this thread's)."""
+
+    def thread_done(self) -> None:
+        """A thread that used the store is ending: what it held for itself can go (SQLite's per-thread
+        connection; PostgreSQL's connections belong to the pool, not to threads)."""
 
     @abstractmethod
     def migrate(self) -> int:
@@ -296,6 +311,10 @@ class Store(ABC):
         best = min(rows, key=lambda r: min(rank.get(r["url"], len(urls)), rank.get(r["canonical_url"], len(urls))),
                    default=None)  # rows are in id order: the first stored wins a tie
         return self.article(int(best["id"])) if best else None
+
+    def stored_article(self, url: str) -> Row | None:
+        """Every column stored for the article at ``url``, as stored (to check what a change left untouched)."""
+        return self._one("SELECT * FROM articles WHERE url = ?", (url,))
 
     def articles_by_ids(self, ids: list[int], *, with_text: bool = False) -> list[Row]:
         if not ids:
