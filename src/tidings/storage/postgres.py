@@ -122,6 +122,9 @@ class PostgresStore(Store):
     def close(self) -> None:
         self.pool.close()
 
+    def thread_done(self) -> None:
+        """Nothing to do: connections go back to the pool after each statement or transaction."""
+
     def migrate(self) -> int:
         with self.pool.connection() as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))

@@ -87,6 +87,7 @@ class Store(ABC):
     def close(self) -> None:
         """Close the store: its connections go (SQLite: this thread's)."""
 
+    @abstractmethod
     def thread_done(self) -> None:
         """A thread that used the store is ending: what it held for itself can go (SQLite's per-thread
         connection; PostgreSQL's connections belong to the pool, not to threads)."""
