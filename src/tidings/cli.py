@@ -213,16 +213,52 @@ def cmd_admin_token(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from tidings.ingest.pipeline import import_opml
-    from tidings.jobs import run_scheduler
+def cmd_worker(args: argparse.Namespace) -> int:
+    from tidings.queue import run_worker
 
-    store = _store(args, create=True)
-    logging.getLogger("tidings.passes").setLevel(logging.INFO)  # a line per poll pass, even without -v
+    target = _db(args)
+    if "://" not in target:
+        raise UserError("workers share a PostgreSQL database (--db postgresql://…); on SQLite, `tidings run` does"
+                        " all the work in one process")
+    logging.getLogger("tidings.passes").setLevel(logging.INFO)
+    print(f"Tidings worker on {open_store(target).describe()}", flush=True)
+    run_worker(target, concurrency=args.concurrency, wait=not args.until_idle)
+    return 0
+
+
+def _first_run(store: Store) -> None:
+    from tidings.ingest.pipeline import import_opml
+
     if not store.sources():
         opml = resources.files("tidings").joinpath("data/default-sources.opml").read_bytes()
         added, _ = import_opml(store, opml)
         print(f"first run: added {added} default news sources")
+
+
+def _run_with_workers(args: argparse.Namespace, store: Store) -> int:
+    """On PostgreSQL: the site here, and one worker beside it in a process of its own (the web process loads no
+    model); more workers join with `tidings worker` on any machine."""
+    import subprocess
+
+    worker = subprocess.Popen([sys.executable, "-m", "tidings", "--db", store.target, "worker"])
+    print(f"Tidings on http://{args.host}:{args.port}/ with a worker (pid {worker.pid}) polling"
+          f" {len(store.sources())} sources (database {store.describe()})", flush=True)
+    try:
+        serve_app(store, args.host, args.port, analyse=False)
+    finally:
+        worker.terminate()
+        worker.wait()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tidings.jobs import run_scheduler
+
+    store = _store(args, create=True)
+    logging.getLogger("tidings.passes").setLevel(logging.INFO)  # a line per poll pass, even without -v
+    _first_run(store)
+    if store.dialect == "postgresql":
+        return _run_with_workers(args, store)
     stop = threading.Event()
     poller = threading.Thread(target=run_scheduler, args=(store, stop), kwargs={"tick": args.tick},
                               name="tidings-poller", daemon=True)
@@ -271,6 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "run":
             s.add_argument("--tick", type=float, default=30.0, help="seconds between checks for due sources")
         s.set_defaults(func=func)
+
+    s = sub.add_parser("worker", help="take jobs (polling, extraction, analysis, stories) from the queue of a"
+                       " PostgreSQL database; run any number, on any machines")
+    s.add_argument("--concurrency", type=int, default=4, help="jobs this worker runs at once (default 4)")
+    s.add_argument("--until-idle", action="store_true", help="stop once the queue is empty")
+    s.set_defaults(func=cmd_worker)
 
     s = sub.add_parser("admin-token", help="print the admin secret (made beside the database on first use)")
     s.set_defaults(func=cmd_admin_token)

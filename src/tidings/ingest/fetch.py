@@ -28,7 +28,7 @@ import ssl
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -515,6 +515,16 @@ class _Robots:
     expires: float
 
 
+# Politeness shared with other processes (workers on other machines): entered per request after this process's
+# own HostLimiter, with the host's key; see queue.SharedHostGate.
+HostGate = Callable[[str], AbstractAsyncContextManager[None]]
+
+
+@asynccontextmanager
+async def _no_gate(key: str) -> AsyncIterator[None]:
+    yield
+
+
 class Fetcher:
     """Shared HTTP client for feeds and pages; use as ``async with Fetcher() as f: await f.fetch(url)``.
 
@@ -522,9 +532,11 @@ class Fetcher:
     """
 
     def __init__(
-        self, settings: FetchSettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+        self, settings: FetchSettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None,
+        gate: HostGate | None = None,
     ) -> None:
         self.settings = settings or FetchSettings()
+        self._gate: HostGate = gate or _no_gate
         s = self.settings
         self._limiter = HostLimiter(s.per_host, s.min_delay, s.jitter)
         self._client = httpx.AsyncClient(
@@ -639,7 +651,8 @@ class Fetcher:
     async def _hop(
         self, target: httpx.URL, headers: dict[bytes, bytes], max_bytes: int, budget: float
     ) -> _Response:
-        async with self._limiter.slot(_host_key(target)):
+        key = _host_key(target)
+        async with self._limiter.slot(key), self._gate(key):
             try:
                 return await asyncio.wait_for(self._exchange(target, headers, max_bytes), max(budget, 0.0))
             except (TimeoutError, httpx.TimeoutException):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,7 +182,7 @@ class VectorIndex:
 
     def save(self, path: str | Path) -> None:
         """Write the graph atomically (a reader never sees half a file)."""
-        tmp = f"{path}.tmp"
+        tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"  # processes sharing a folder never mix files
         self._graph.save(tmp)  # type: ignore[attr-defined]
         os.replace(tmp, path)
         self.changed = False

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from tidings.errors import UserError
-from tidings.storage.schema_postgres import MIGRATIONS
+from tidings.storage.schema_postgres import MIGRATIONS, QUEUE_SCHEMA, queue_schema
 from tidings.storage.store import ARTICLE_COLUMNS, Row, Store
 
 if TYPE_CHECKING:
@@ -136,11 +136,36 @@ class PostgresStore(Store):
                     if version <= current:
                         continue
                     with conn.transaction():
-                        conn.execute(sql)
+                        conn.execute(queue_schema() if sql == QUEUE_SCHEMA else sql)
                         conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
         return len(MIGRATIONS)
+
+    # -- politeness across workers ----------------------------------------------------------------------
+
+    def take_host_turn(self, host: str, *, per_host: int, gap: float, lease: float) -> tuple[int, float]:
+        """A turn to send a request to ``host``, for whichever worker asks: granted as (turn id, 0) when fewer
+        than ``per_host`` turns are in flight and the last one started ``gap`` seconds ago or more, else (0,
+        seconds to wait). A turn not ended within ``lease`` seconds (its worker died) no longer counts."""
+        with self.transaction():
+            self.serialise(f"host:{host}")
+            row = self._one(
+                "SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8 AS now,"
+                " (SELECT MAX(started) FROM host_turns WHERE host = ?) AS last,"
+                " (SELECT COUNT(*) FROM host_turns WHERE host = ? AND NOT done"
+                "  AND started > EXTRACT(EPOCH FROM clock_timestamp()) - ?) AS busy", (host, host, lease))
+            assert row is not None
+            now, last, busy = float(row["now"]), row["last"], int(row["busy"])
+            if busy >= per_host:
+                return 0, min(gap, 0.25)
+            if last is not None and now < float(last) + gap:
+                return 0, float(last) + gap - now
+            self._run("DELETE FROM host_turns WHERE host = ? AND started < ?", (host, now - lease))
+            return self._insert("INSERT INTO host_turns (host, started) VALUES (?, ?) RETURNING id", (host, now)), 0.0
+
+    def end_host_turn(self, turn: int) -> None:
+        self._run("UPDATE host_turns SET done = TRUE WHERE id = ?", (turn,))
 
     # -- statements ------------------------------------------------------------------------------------
 

@@ -152,4 +152,25 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER story_redirects_changed AFTER INSERT OR UPDATE OR DELETE ON story_redirects
         FOR EACH STATEMENT EXECUTE FUNCTION tidings_changed();
     """,
+    # 2: requests to each host in flight across all workers, for the politeness that holds across machines
+    # (see PostgresStore.take_host_turn); times are the server's clock, as seconds since the epoch.
+    """
+    CREATE TABLE host_turns (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        host TEXT NOT NULL,
+        started DOUBLE PRECISION NOT NULL,
+        done BOOLEAN NOT NULL DEFAULT FALSE
+    );
+    CREATE INDEX host_turns_host ON host_turns (host, started);
+    """,
+    # 3: the job queue's own tables and functions (Procrastinate's schema, as the installed version ships it).
+    "QUEUE_SCHEMA",
 ]
+
+QUEUE_SCHEMA = "QUEUE_SCHEMA"  # a marker: the migration runs ``procrastinate``'s schema.sql
+
+
+def queue_schema() -> str:
+    from procrastinate.schema import SchemaManager
+
+    return SchemaManager.get_schema()

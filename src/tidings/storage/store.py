@@ -192,6 +192,17 @@ class Store(ABC):
             "SELECT * FROM sources WHERE feed_url IS NOT NULL AND (next_poll_at IS NULL OR next_poll_at <= ?)"
             " ORDER BY next_poll_at NULLS FIRST, id", (now,))
 
+    def claim_due_sources(self, now: str, until: str, *, limit: int = 10_000) -> list[int]:
+        """Due feeds handed to pollers: their next poll is put off to ``until`` (the poll sets the real time), so
+        a scheduler running again meanwhile, here or on another machine, does not hand them out twice."""
+        with self.transaction():
+            self.serialise("schedule")
+            ids = [r["id"] for r in self._all(
+                "SELECT id FROM sources WHERE feed_url IS NOT NULL AND (next_poll_at IS NULL OR next_poll_at <= ?)"
+                " ORDER BY next_poll_at NULLS FIRST, id LIMIT ?", (now, limit))]
+            self._many("UPDATE sources SET next_poll_at = ? WHERE id = ?", [(until, i) for i in ids])
+        return ids
+
     def next_due_at(self) -> str | None:
         row = self._one("SELECT MIN(next_poll_at) AS t FROM sources WHERE feed_url IS NOT NULL")
         return row["t"] if row else None

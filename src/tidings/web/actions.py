@@ -36,9 +36,10 @@ class Analysis:
     the backlog on its next tick) nothing runs here and two analysers never race over one backlog.
     """
 
-    def __init__(self, store: Store, *, enabled: bool = True) -> None:
+    def __init__(self, store: Store, *, enabled: bool = True, enqueue: Callable[[], object] | None = None) -> None:
         self.store = store
         self.enabled = enabled
+        self.enqueue = enqueue  # where workers do the analysis (PostgreSQL): this asks them, and no model loads here
         self._embedder: Embedder | None = None
         self._cond = threading.Condition()
         self._pending = False
@@ -47,6 +48,9 @@ class Analysis:
 
     def request(self) -> str:
         """Ask for a pass; returns "queued", or "deferred" when the scheduler will do it."""
+        if self.enqueue is not None:
+            self.enqueue()
+            return "queued"
         if not self.enabled:
             return "deferred"
         with self._cond:

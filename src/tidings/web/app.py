@@ -7,7 +7,7 @@ Reading is public; changes need the admin secret (see ``auth``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -69,6 +69,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await close_images(app)
 
 
+def _queue_for(store: Store) -> Callable[[], object] | None:
+    """On PostgreSQL the workers analyse (``tidings worker``): the site asks them through the queue."""
+    if store.dialect != "postgresql":
+        return None
+    from tidings import queue
+
+    return lambda: queue.defer(store.target, "analyse")
+
+
 def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool = True,
                base_url: str | None = None) -> FastAPI:
     """The whole site over ``store``. Changes need ``admin_secret``: by default TIDINGS_ADMIN_SECRET, else the
@@ -94,7 +103,7 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
     install_docs(app)
     install_error_handlers(app)
     install_openapi(app)
-    app.state.analysis = Analysis(store, enabled=analyse)
+    app.state.analysis = Analysis(store, enabled=analyse, enqueue=_queue_for(store))
     install_admin(app, store, secret, app.state.analysis)
     install_images(app, store)
 

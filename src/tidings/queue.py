@@ -1,0 +1,227 @@
+"""Work as jobs on a queue kept in PostgreSQL, for ``tidings worker`` on any number of machines.
+
+Why Procrastinate: it needs nothing but the PostgreSQL database Tidings already uses (a job is a row; workers take
+jobs with ``SELECT … FOR UPDATE SKIP LOCKED`` and hear of new ones by LISTEN/NOTIFY), it is maintained and typed,
+runs plain functions in threads, and has what this needs built in: locks (jobs sharing a lock run one at a time),
+queueing locks (at most one waiting copy of a job), retries, periodic jobs, and worker heartbeats that tell which
+jobs a dead worker left behind.
+
+The jobs, each a thin call of the use case the CLI and the SQLite scheduler run too:
+- ``schedule`` (every few seconds, on whichever worker's turn it is): hands due sources to ``poll`` in batches,
+  and puts the jobs of workers that stopped sending heartbeats (killed) back in the queue;
+- ``poll``: refreshes a batch of feeds (pages fetched and extracted), then asks for ``analyse``;
+- ``analyse``: claims batches of the backlog and embeds them (on every worker at once), deciding links, copies
+  and stories under one lock; then asks for ``settle``;
+- ``settle``: re-clusters the stories of the recent window, one at a time (lock "stories").
+
+A killed worker's job runs again; every job is safe to run twice (a feed item is stored once, an article is
+analysed under a claim, a story plan is applied in one transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from tidings.clock import iso, utcnow
+
+if TYPE_CHECKING:
+    import procrastinate
+
+    from tidings.jobs import Analyser
+    from tidings.storage.postgres import PostgresStore
+
+log = logging.getLogger("tidings.queue")
+
+POLL_BATCH = 20          # feeds one poll job refreshes together (one HTTP client, their fetches side by side)
+POLL_CLAIM = 600         # seconds a source handed to a poll job is not handed out again (the job sets the real time)
+STALLED_AFTER = 30.0     # seconds without a heartbeat after which a worker counts as dead and its jobs run again
+HEARTBEAT = 5.0          # seconds between a worker's heartbeats
+HOST_TURN_LEASE = 120.0  # seconds after which a request turn of a dead worker no longer counts
+SCHEDULE_CRON = "* * * * * */5"  # every 5 seconds (the sixth field is seconds)
+RETRY_ATTEMPTS = 5       # a job that fails runs again up to this many times, 2, 4, 8, ... seconds apart
+
+_apps: dict[str, procrastinate.App] = {}
+_apps_lock = threading.Lock()
+
+
+def app(url: str) -> procrastinate.App:
+    """The queue of the database at ``url``, with Tidings' jobs (one app per database and process)."""
+    with _apps_lock:
+        if url not in _apps:
+            _apps[url] = _build(url)
+        return _apps[url]
+
+
+def _build(url: str) -> procrastinate.App:
+    import procrastinate
+
+    a = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+    retry = procrastinate.RetryStrategy(max_attempts=RETRY_ATTEMPTS, exponential_wait=2)
+
+    @a.task(name="poll", queue="poll", retry=retry)
+    def poll(source_ids: list[int]) -> int:
+        return _worker().poll(source_ids)
+
+    @a.task(name="analyse", queue="analyse", retry=retry, queueing_lock="analyse")
+    def analyse() -> int:
+        return _worker().analyse()
+
+    @a.task(name="settle", queue="stories", retry=retry, lock="stories", queueing_lock="settle")
+    def settle(since: str | None = None) -> int:
+        return _worker().settle(since)
+
+    @a.periodic(cron=SCHEDULE_CRON)
+    @a.task(name="schedule", queue="schedule", queueing_lock="schedule")
+    async def schedule(timestamp: int) -> int:
+        return await _worker().schedule()
+
+    return a
+
+
+def defer(url: str, task: str, **kwargs: Any) -> bool:
+    """Queue one job from a process that runs none (the web, the CLI); False when one like it already waits."""
+    from procrastinate.exceptions import AlreadyEnqueued
+
+    a = app(url)
+    with a.open():
+        try:
+            a.tasks[task].defer(**kwargs)
+        except AlreadyEnqueued:
+            return False
+    return True
+
+
+class SharedHostGate:
+    """The per-host politeness of every worker together: a request waits for a turn recorded in the database
+    (at most ``per_host`` in flight, starts ``gap`` seconds apart), whichever machine sends it."""
+
+    def __init__(self, store: PostgresStore, *, per_host: int, gap: float) -> None:
+        self.store, self.per_host, self.gap = store, per_host, gap
+
+    @asynccontextmanager
+    async def __call__(self, key: str) -> AsyncIterator[None]:
+        while True:
+            turn, wait = await asyncio.to_thread(self.store.take_host_turn, key, per_host=self.per_host,
+                                                 gap=self.gap, lease=HOST_TURN_LEASE)
+            if turn:
+                break
+            await asyncio.sleep(wait)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(self.store.end_host_turn, turn)
+
+
+class Worker:
+    """What one worker process holds: the store, and the model and vector index, loaded on first use."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self.store = store
+        self.name = f"{socket.gethostname()}/{os.getpid()}"
+        self._analyser: Analyser | None = None
+        self._analysing = threading.Lock()  # one analysis per process: the index is the process's own
+
+    def poll(self, source_ids: list[int]) -> int:
+        from tidings.ingest.fetch import Fetcher
+        from tidings.ingest.pipeline import refresh_sources
+        from tidings.jobs import fetch_settings_from_env
+
+        sources = [s for s in (self.store.source(i) for i in source_ids) if s and s.get("feed_url")]
+        settings = fetch_settings_from_env()
+        gate = SharedHostGate(self.store, per_host=settings.per_host, gap=settings.min_delay)
+
+        async def run() -> int:
+            async with Fetcher(settings, gate=gate) as fetcher:
+                results = await refresh_sources(self.store, fetcher, sources)
+            return sum(r.new + r.updated for r in results)
+
+        changed = asyncio.run(run()) if sources else 0
+        if changed:
+            self.defer("analyse")
+        return changed
+
+    def analyse(self) -> int:
+        from tidings.jobs import BATCH, Analyser, analyse_backlog
+
+        if self.store.backlog_size(2 * BATCH) > BATCH:
+            self.defer("analyse")  # another worker may take a share of the backlog alongside
+        with self._analysing:
+            if self._analyser is None:
+                self._analyser = Analyser.open(self.store)
+            analyser = self._analyser
+            done = analyse_backlog(self.store, analyser, settle=False)
+            since, analyser.unsettled_since = analyser.unsettled_since, None
+        if since is not None:
+            self.defer("settle", since=since)
+        return done
+
+    def settle(self, since: str | None) -> int:
+        from tidings.jobs import Analyser, recluster
+
+        with self._analysing:
+            if self._analyser is None:
+                self._analyser = Analyser.open(self.store)
+            self._analyser.catch_up(self.store)
+            return recluster(self.store, self._analyser, since=since)
+
+    def defer(self, task: str, **kwargs: Any) -> None:
+        """Queue a job from inside a job, through the worker's open queue."""
+        from procrastinate.exceptions import AlreadyEnqueued
+
+        with contextlib.suppress(AlreadyEnqueued):  # one like it waits already: it will see this work too
+            app(self.store.target).tasks[task].defer(**kwargs)
+
+    async def schedule(self) -> int:
+        await self.requeue_stalled()
+        return await asyncio.to_thread(self.hand_out_due_sources)
+
+    async def requeue_stalled(self) -> int:
+        """Jobs of workers that stopped sending heartbeats (killed, or cut off) go back in the queue."""
+        manager = app(self.store.target).job_manager
+        stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER))
+        for job in stalled:
+            log.warning("job %s (%s) of a worker that stopped is queued again", job.id, job.task_name)
+            await manager.retry_job(job)
+        return len(stalled)
+
+    def hand_out_due_sources(self) -> int:
+        """Give every due source to a poll job, in batches; a handed-out source is not due again until its job
+        has polled it (or the claim has run out: a job lost for good)."""
+        ids = self.store.claim_due_sources(iso(utcnow()) or "", iso(utcnow() + timedelta(seconds=POLL_CLAIM)) or "")
+        for start in range(0, len(ids), POLL_BATCH):
+            self.defer("poll", source_ids=ids[start:start + POLL_BATCH])
+        return len(ids)
+
+
+_here: Worker | None = None
+
+
+def _worker() -> Worker:
+    if _here is None:
+        raise RuntimeError("Tidings' jobs run in `tidings worker`")
+    return _here
+
+
+def run_worker(url: str, *, concurrency: int = 4, wait: bool = True) -> None:
+    """Take jobs from the queue until stopped (SIGINT or SIGTERM; with ``wait`` False, once the queue is empty)."""
+    from tidings.storage.postgres import PostgresStore
+
+    global _here
+    store = PostgresStore.open(url)
+    _here = Worker(store)
+    try:
+        app(url).run_worker(concurrency=concurrency, wait=wait, name=_here.name, listen_notify=True,
+                     update_heartbeat_interval=HEARTBEAT, stalled_worker_timeout=STALLED_AFTER,
+                     delete_jobs="successful")
+    finally:
+        _here = None
+        store.close()
