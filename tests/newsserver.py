@@ -31,14 +31,17 @@ class Response:
     content_type: str = "text/html; charset=utf-8"
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds the server takes before answering (a slow host)
 
 
 class NewsServer:
-    """Routes map a path to a Response; every request is logged as (method, path, headers)."""
+    """Routes map a path to a Response; every request is logged as (method, path, headers), and the span of
+    each GET (monotonic start and end) in ``spans``."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Response] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.spans: list[tuple[float, float]] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,8 +49,17 @@ class NewsServer:
                 pass
 
             def do_GET(self) -> None:
+                start = time.monotonic()
+                try:
+                    self._answer()
+                finally:
+                    server.spans.append((start, time.monotonic()))
+
+            def _answer(self) -> None:
                 server.requests.append(("GET", self.path, dict(self.headers.items())))
                 r = server.routes.get(self.path.split("#")[0]) or Response(b"not found", "text/plain", 404)
+                if r.delay:
+                    time.sleep(r.delay)
                 etag = r.headers.get("ETag")
                 if etag and self.headers.get("If-None-Match") == etag:
                     self.send_response(304)

@@ -4,18 +4,18 @@ politeness per host across all workers together."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from newsserver import NewsServer, PostgresServer, rss
 
+from newsserver import NewsServer, PostgresServer, Response, rss
 from tidings.storage import open_store
 from tidings.storage.postgres import PostgresStore
 
@@ -41,25 +41,47 @@ def tidings(db: str, *args: str, env: dict[str, str] | None = None) -> subproces
 WORKER_ENV = {"TIDINGS_EMBEDDER": "hashing", "TIDINGS_HOST_DELAY": "0.05", "TIDINGS_HOST_JITTER": "0"}
 
 
-@contextmanager
-def workers(db: str, n: int, tmp: Path, *, env: dict[str, str] | None = None) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """``n`` worker processes on ``db``, stopped (by their process ids) at the end."""
-    procs = [subprocess.Popen([sys.executable, "-m", "tidings", "--db", db, "worker"],
-                              env={**os.environ, **WORKER_ENV, **(env or {})},
-                              stdout=open(tmp / f"worker{k}.log", "wb"), stderr=subprocess.STDOUT)
-             for k in range(n)]
-    try:
-        yield procs
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
+class Workers:
+    """Worker processes on one database, started, killed with -9 and replaced at will; all stopped (by their
+    process ids) at the end."""
+
+    def __init__(self, db: str, folder: Path, env: dict[str, str] | None = None) -> None:
+        self.db, self.folder, self.env = db, folder, {**os.environ, **WORKER_ENV, **(env or {})}
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, n: int = 1) -> None:
+        for _ in range(n):
+            with open(self.folder / f"worker{len(self.procs)}.log", "wb") as log:
+                self.procs.append(subprocess.Popen([sys.executable, "-m", "tidings", "-v", "--db", self.db, "worker"],
+                                                   env=self.env, stdout=log, stderr=subprocess.STDOUT))
+
+    def running(self) -> list[subprocess.Popen[bytes]]:
+        return [p for p in self.procs if p.poll() is None]
+
+    def kill_all(self) -> int:
+        """kill -9 every running worker, as a machine losing power would; returns how many."""
+        gone = self.running()
+        for p in gone:
+            os.kill(p.pid, signal.SIGKILL)
+        for p in gone:
+            p.wait()
+        return len(gone)
+
+    def stop(self) -> None:
+        for p in self.running():
+            p.send_signal(signal.SIGTERM)
+        for p in self.procs:
             try:
                 p.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 180.0) -> None:
@@ -78,14 +100,31 @@ def everything_done(store: PostgresStore, expected: int) -> Callable[[], bool]:
 
 
 def check_consistent(store: PostgresStore, expected_urls: set[str]) -> None:
-    """Every item stored once, analysed once, in one story at most, and every story's members its own."""
+    """Every item stored once and analysed once; every story's record agrees with its members, and no article
+    points at a story that is gone."""
     rows = store.latest_articles(limit=100_000)
-    assert sorted(r["url"] for r in rows) == sorted(expected_urls)
+    assert sorted(r["url"] for r in rows) == sorted(expected_urls), "every item stored, none twice"
     seqs = [r["analysed_seq"] for r in store.analysed_after(0, "hashing-512", limit=100_000)]
     assert len(seqs) == len(expected_urls) == len(set(seqs)), "each article analysed exactly once"
-    members = store.members_of_stories([s["id"] for s in store.recent_stories(limit=100_000)])
-    seen = [r["id"] for rs in members.values() for r in rs]
-    assert len(seen) == len(set(seen)), "no article in two stories"
+    stories = {s["id"]: s for s in store.recent_stories(limit=100_000)}
+    members = store.members_of_stories(list(stories))
+    assert all(stories[i]["size"] == len(m) > 0 for i, m in members.items()), "story sizes match their members"
+    assert {r["story_id"] for r in rows if r["story_id"] is not None} <= set(stories), "no member of a lost story"
+
+
+def doing(db: str) -> set[str]:
+    """The kinds of job that workers are in the middle of now (Procrastinate's own table)."""
+    import psycopg
+
+    with psycopg.connect(db, autocommit=True) as conn:
+        return {r[0] for r in conn.execute("SELECT task_name FROM procrastinate_jobs WHERE status = 'doing'")}
+
+
+def queue_rows(db: str) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(db, autocommit=True) as conn:
+        return dict(conn.execute("SELECT status::text, COUNT(*) FROM procrastinate_jobs GROUP BY status").fetchall())
 
 
 @pytest.fixture
@@ -101,7 +140,8 @@ def test_the_readme_set_up_with_two_workers_stores_and_analyses_everything_once(
             assert added.returncode == 0, added.stderr
         store = PostgresStore(pg)
         expected = {server.url(f"/f{f}/{n}") for f in range(6) for n in range(15)}
-        with workers(pg, 2, tmp_path):
+        with Workers(pg, tmp_path) as w:
+            w.start(2)
             wait_for(everything_done(store, len(expected)), "two workers poll and analyse every feed")
         check_consistent(store, expected)
         assert store.stories(limit=10), "stories were formed"
@@ -128,3 +168,114 @@ def test_the_web_loads_no_model_and_hands_analysis_to_the_workers(postgres: Post
     with TestClient(app) as client:
         assert client.get("/").status_code == 200
     store.close()
+
+
+KILLS = 20
+KINDS = ("poll", "analyse", "settle")
+
+
+class Hunt:
+    """Which kind of job to kill next: each kind in turn, waiting up to a few seconds for one to be running."""
+
+    def __init__(self, patience: float = 4.0) -> None:
+        self.turn, self.patience, self.since = 0, patience, time.monotonic()
+
+    def running(self, now: set[str]) -> str | None:
+        wanted = KINDS[self.turn % len(KINDS)]
+        if wanted in now or time.monotonic() - self.since > self.patience:
+            self.turn += 1
+            self.since = time.monotonic()
+            return wanted if wanted in now else None
+        return None
+
+
+def test_workers_killed_mid_job_lose_nothing_and_do_nothing_twice(pg: str, tmp_path: Path) -> None:
+    """Three workers on 1,000 feeds; again and again, the moment a job of one kind is running, every worker is
+    killed with -9 and three new ones start. At the end every item is stored once and analysed once, and the
+    stories agree with their members."""
+    servers = [NewsServer().__enter__() for _ in range(4)]  # four hosts
+    try:
+        feeds = [story_feed(servers[f % 4], f, 2) for f in range(1000)]
+        expected = {servers[f % 4].url(f"/f{f}/{n}") for f in range(1000) for n in range(2)}
+        store = PostgresStore(pg)
+        for url in feeds:
+            store.add_source(url, f"Outlet {url.rsplit('/', 1)[1]}", fulltext="never")
+        killed: dict[str, int] = {}
+        env = {"TIDINGS_WORKER_STALLED": "3", "TIDINGS_HOST_TURN_LEASE": "3", "TIDINGS_HOST_DELAY": "0",
+               "TIDINGS_POLL_CLAIM": "5"}
+        with Workers(pg, tmp_path, env) as w:
+            w.start(3)
+            hunt = Hunt()
+            while sum(killed.values()) < KILLS and not everything_done(store, len(expected))():
+                kind = hunt.running(doing(pg))
+                if kind is None:
+                    time.sleep(0.01)
+                    continue
+                w.kill_all()
+                killed[kind] = killed.get(kind, 0) + 1
+                w.start(3)
+                time.sleep(0.5)  # let the new workers get going before the next kill
+            wait_for(everything_done(store, len(expected)), "the workers finish after the kills", timeout=300)
+            wait_for(lambda: not doing(pg) and "todo" not in queue_rows(pg), "the queue drains", timeout=120)
+        print(f"kill -9 of every worker, by the kind of job running: {killed}; queue at the end: {queue_rows(pg)}")
+        check_consistent(store, expected)
+        assert "failed" not in queue_rows(pg), "no job failed for good"
+        assert sum(killed.values()) >= KILLS, killed
+        assert killed.get("poll") and killed.get("analyse"), f"workers were killed in the middle of each kind: {killed}"
+        store.close()
+    finally:
+        for s in servers:
+            s.__exit__()
+
+
+OUTAGE = float(os.environ.get("TIDINGS_TEST_OUTAGE", "30"))
+
+
+def test_a_worker_waits_out_the_database_going_away_and_goes_on(tmp_path: Path) -> None:
+    """PostgreSQL stops for 30 s under a running worker: the worker waits, then takes up the work again."""
+    own = PostgresServer().start()  # a server of this test's own: the session's stays up for the others
+    try:
+        db = own.new_database(empty=True)
+        with NewsServer() as server:
+            feed = story_feed(server, 0, 5)
+            assert tidings(db, "sources", "add", feed, "--fulltext", "never", "--every", "5").returncode == 0
+            store = PostgresStore(db)
+            with Workers(db, tmp_path) as w:
+                w.start(1)
+                wait_for(everything_done(store, 5), "the worker polls and analyses the feed")
+                own.restart(down_for=OUTAGE)
+                server.add("/feed0.xml", rss([(f"g0-{n}", server.add(f"/f0/{n}", "x"),
+                                                f"Officials speak about the harbour in the city, report 0-{n}")
+                                               for n in range(8)]), FEED_TYPE)
+                store.refresh_now(store.sources()[0]["id"])  # due at once (as "refresh now" on the site does)
+                wait_for(everything_done(store, 8), "the same worker polls and analyses the new items")
+                assert [p.poll() for p in w.procs] == [None], "the worker lived through it"
+            check_consistent(store, {server.url(f"/f0/{n}") for n in range(8)})
+            store.close()
+    finally:
+        own.stop()
+
+
+def test_politeness_per_host_holds_across_all_workers_together(pg: str, tmp_path: Path) -> None:
+    """Three workers polling 45 feeds of one slow host (three poll jobs at once): never more than two requests
+    to it in flight, and their starts apart by the host delay, counted at the host itself."""
+    gap = 0.3
+    with NewsServer() as server:
+        feeds = [story_feed(server, f, 2) for f in range(45)]
+        for f in range(45):
+            route = server.routes[f"/feed{f}.xml"]
+            server.routes[f"/feed{f}.xml"] = Response(route.body, route.content_type, delay=0.5)
+        store = PostgresStore(pg)
+        for url in feeds:
+            store.add_source(url, f"Outlet {url.rsplit('/', 1)[1]}", fulltext="never")
+        with Workers(pg, tmp_path, {"TIDINGS_HOST_DELAY": str(gap)}) as w:
+            w.start(3)
+            wait_for(everything_done(store, 90), "three workers poll the 45 feeds")
+        spans = sorted(server.spans)
+        starts = [a for a, _ in spans]
+        in_flight = max(sum(1 for a, b in spans if a <= t < b) for t in starts)
+        closest = min(b - a for a, b in itertools.pairwise(starts))
+        print(f"{len(spans)} requests: at most {in_flight} in flight, starts at least {closest:.3f} s apart")
+        assert len(spans) >= 45 and in_flight <= 2
+        assert closest >= gap - 0.05, "starts as far apart as the host delay (less the time a request takes to arrive)"
+        store.close()

@@ -32,6 +32,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from tidings.clock import iso, utcnow
+from tidings.config import env_float
 
 if TYPE_CHECKING:
     import procrastinate
@@ -42,10 +43,28 @@ if TYPE_CHECKING:
 log = logging.getLogger("tidings.queue")
 
 POLL_BATCH = 20          # feeds one poll job refreshes together (one HTTP client, their fetches side by side)
-POLL_CLAIM = 600         # seconds a source handed to a poll job is not handed out again (the job sets the real time)
-STALLED_AFTER = 30.0     # seconds without a heartbeat after which a worker counts as dead and its jobs run again
-HEARTBEAT = 5.0          # seconds between a worker's heartbeats
-HOST_TURN_LEASE = 120.0  # seconds after which a request turn of a dead worker no longer counts
+
+
+def poll_claim() -> float:
+    """Seconds a source handed to a poll job is not handed out again (the job then sets its real next time)."""
+    return env_float("TIDINGS_POLL_CLAIM", 120.0)
+
+
+def stalled_after() -> float:
+    """Seconds without a heartbeat after which a worker counts as gone and its jobs run again elsewhere."""
+    return env_float("TIDINGS_WORKER_STALLED", 30.0)
+
+
+def heartbeat() -> float:
+    """Seconds between a worker's heartbeats (a sixth of the time after which it counts as gone)."""
+    return max(0.2, stalled_after() / 6)
+
+
+def host_turn_lease() -> float:
+    """Seconds after which a request turn of a worker that never ended it (killed) no longer counts: longer than
+    any one request may take (fetches time out well before)."""
+    return env_float("TIDINGS_HOST_TURN_LEASE", 90.0)
+
 SCHEDULE_CRON = "* * * * * */5"  # every 5 seconds (the sixth field is seconds)
 RETRY_ATTEMPTS = 5       # a job that fails runs again up to this many times, 2, 4, 8, ... seconds apart
 
@@ -68,8 +87,8 @@ def _build(url: str) -> procrastinate.App:
     retry = procrastinate.RetryStrategy(max_attempts=RETRY_ATTEMPTS, exponential_wait=2)
 
     @a.task(name="poll", queue="poll", retry=retry)
-    def poll(source_ids: list[int]) -> int:
-        return _worker().poll(source_ids)
+    def poll(source_ids: list[int], claim: str = "") -> int:
+        return _worker().poll(source_ids, claim)
 
     @a.task(name="analyse", queue="analyse", retry=retry, queueing_lock="analyse")
     def analyse() -> int:
@@ -111,7 +130,7 @@ class SharedHostGate:
     async def __call__(self, key: str) -> AsyncIterator[None]:
         while True:
             turn, wait = await asyncio.to_thread(self.store.take_host_turn, key, per_host=self.per_host,
-                                                 gap=self.gap, lease=HOST_TURN_LEASE)
+                                                 gap=self.gap, lease=host_turn_lease())
             if turn:
                 break
             await asyncio.sleep(wait)
@@ -130,12 +149,15 @@ class Worker:
         self._analyser: Analyser | None = None
         self._analysing = threading.Lock()  # one analysis per process: the index is the process's own
 
-    def poll(self, source_ids: list[int]) -> int:
+    def poll(self, source_ids: list[int], claim: str = "") -> int:
+        """Refresh the feeds handed to this job by ``claim``; one polled since, or handed to a later job because
+        this one waited past the claim, is left alone (so a job run again after a kill polls only the rest)."""
         from tidings.ingest.fetch import Fetcher
         from tidings.ingest.pipeline import refresh_sources
         from tidings.jobs import fetch_settings_from_env
 
-        sources = [s for s in (self.store.source(i) for i in source_ids) if s and s.get("feed_url")]
+        sources = [s for s in (self.store.source(i) for i in source_ids)
+                   if s and s.get("feed_url") and (not claim or s.get("next_poll_at") == claim)]
         settings = fetch_settings_from_env()
         gate = SharedHostGate(self.store, per_host=settings.per_host, gap=settings.min_delay)
 
@@ -152,14 +174,18 @@ class Worker:
     def analyse(self) -> int:
         from tidings.jobs import BATCH, Analyser, analyse_backlog
 
-        if self.store.backlog_size(2 * BATCH) > BATCH:
-            self.defer("analyse")  # another worker may take a share of the backlog alongside
-        with self._analysing:
+        if not self._analysing.acquire(blocking=False):
+            return 0  # this process analyses already, and goes on until the backlog is empty
+        try:
+            if self.store.backlog_size(2 * BATCH) > BATCH:
+                self.defer("analyse")  # another worker may take a share of the backlog alongside
             if self._analyser is None:
                 self._analyser = Analyser.open(self.store)
             analyser = self._analyser
             done = analyse_backlog(self.store, analyser, settle=False)
             since, analyser.unsettled_since = analyser.unsettled_since, None
+        finally:
+            self._analysing.release()
         if since is not None:
             self.defer("settle", since=since)
         return done
@@ -185,21 +211,38 @@ class Worker:
         return await asyncio.to_thread(self.hand_out_due_sources)
 
     async def requeue_stalled(self) -> int:
-        """Jobs of workers that stopped sending heartbeats (killed, or cut off) go back in the queue."""
+        """Jobs of workers that stopped sending heartbeats (killed, or cut off) go back in the queue. One whose
+        like already waits (an ``analyse`` or ``settle``: same queueing lock) is ended instead: the waiting one
+        does its work. One another scheduler took first is left to it."""
+        from procrastinate import exceptions
+        from procrastinate.jobs import Status
+
         manager = app(self.store.target).job_manager
-        stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER))
-        for job in stalled:
-            log.warning("job %s (%s) of a worker that stopped is queued again", job.id, job.task_name)
-            await manager.retry_job(job)
-        return len(stalled)
+        requeued = 0
+        for job in await manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after()):
+            try:
+                await manager.retry_job(job)
+                requeued += 1
+                log.warning("job %s (%s) of a worker that stopped is queued again", job.id, job.task_name)
+            except exceptions.UniqueViolation:
+                await manager.finish_job(job, status=Status.ABORTED, delete_job=False)
+                log.warning("job %s (%s) of a worker that stopped: one like it waits already", job.id, job.task_name)
+            except exceptions.ConnectorException:
+                pass  # another scheduler retried it a moment ago
+        return requeued
 
     def hand_out_due_sources(self) -> int:
-        """Give every due source to a poll job, in batches; a handed-out source is not due again until its job
-        has polled it (or the claim has run out: a job lost for good)."""
-        ids = self.store.claim_due_sources(iso(utcnow()) or "", iso(utcnow() + timedelta(seconds=POLL_CLAIM)) or "")
-        for start in range(0, len(ids), POLL_BATCH):
-            self.defer("poll", source_ids=ids[start:start + POLL_BATCH])
-        return len(ids)
+        """Give every due source to a poll job, a batch at a time: a batch is claimed (its next poll put off by
+        ``poll_claim()``, the claim's mark) and then its job queued. If this job dies between the two, or the poll
+        job waits past the claim, the batch is due again when the claim runs out and is handed out anew."""
+        handed = 0
+        while True:
+            claim = iso(utcnow() + timedelta(seconds=poll_claim())) or ""
+            ids = self.store.claim_due_sources(iso(utcnow()) or "", claim, limit=POLL_BATCH)
+            if not ids:
+                return handed
+            self.defer("poll", source_ids=ids, claim=claim)
+            handed += len(ids)
 
 
 _here: Worker | None = None
@@ -212,16 +255,62 @@ def _worker() -> Worker:
 
 
 def run_worker(url: str, *, concurrency: int = 4, wait: bool = True) -> None:
-    """Take jobs from the queue until stopped (SIGINT or SIGTERM; with ``wait`` False, once the queue is empty)."""
+    """Take jobs from the queue until stopped (SIGINT or SIGTERM; with ``wait`` False, once the queue is empty).
+    When the database goes away the worker waits for it and starts again (its jobs left half done are run again
+    by the next scheduling pass, as a dead worker's are)."""
     from tidings.storage.postgres import PostgresStore
 
     global _here
     store = PostgresStore.open(url)
     _here = Worker(store)
     try:
-        app(url).run_worker(concurrency=concurrency, wait=wait, name=_here.name, listen_notify=True,
-                     update_heartbeat_interval=HEARTBEAT, stalled_worker_timeout=STALLED_AFTER,
-                     delete_jobs="successful")
+        asyncio.run(_work(url, _here.name, concurrency=concurrency, wait=wait))
     finally:
         _here = None
         store.close()
+
+
+async def _work(url: str, name: str, *, concurrency: int, wait: bool) -> None:
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    pause = 1.0
+    while not stop.is_set():
+        try:
+            async with app(url).open_async():
+                pause = 1.0
+                ended = await _until_stopped(app(url).run_worker_async(
+                    concurrency=concurrency, wait=wait, name=name, listen_notify=True, install_signal_handlers=False,
+                    update_heartbeat_interval=heartbeat(), stalled_worker_timeout=stalled_after(),
+                    delete_jobs="successful"), stop)
+            if ended and not wait:
+                return
+        except Exception as exc:  # the database is unreachable (or went away mid-run): wait and start again
+            log.warning("the queue's database is unreachable (%s); trying again in %.0f s", _reason(exc), pause)
+        if not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
+            pause = min(pause * 2, 30.0)
+
+
+async def _until_stopped(work: Any, stop: asyncio.Event) -> bool:
+    """Run the worker until it ends by itself (True) or ``stop`` is set (False: the worker is cancelled, which
+    lets its running jobs finish first)."""
+    task, stopping = asyncio.ensure_future(work), asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        stopping.cancel()
+        task.result()
+        return not stop.is_set()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return False
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[-1].strip() if text else type(exc).__name__

@@ -192,6 +192,10 @@ class Store(ABC):
             "SELECT * FROM sources WHERE feed_url IS NOT NULL AND (next_poll_at IS NULL OR next_poll_at <= ?)"
             " ORDER BY next_poll_at NULLS FIRST, id", (now,))
 
+    def refresh_now(self, source_id: int) -> None:
+        """Make a source due now: the next scheduling pass (here or on a worker) polls it."""
+        self._run("UPDATE sources SET next_poll_at = NULL WHERE id = ?", (source_id,))
+
     def claim_due_sources(self, now: str, until: str, *, limit: int = 10_000) -> list[int]:
         """Due feeds handed to pollers: their next poll is put off to ``until`` (the poll sets the real time), so
         a scheduler running again meanwhile, here or on another machine, does not hand them out twice."""
