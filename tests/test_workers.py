@@ -279,3 +279,84 @@ def test_politeness_per_host_holds_across_all_workers_together(pg: str, tmp_path
         assert len(spans) >= 45 and in_flight <= 2
         assert closest >= gap - 0.05, "starts as far apart as the host delay (less the time a request takes to arrive)"
         store.close()
+
+
+def test_migrate_copies_an_sqlite_archive_into_postgresql_losing_no_link_or_story(
+        postgres: PostgresServer, tmp_path: Path) -> None:
+    import json
+
+    from tidings.analysis.embeddings import HashingEmbedder
+    from tidings.ingest.pipeline import import_jsonl
+    from tidings.jobs import Analyser, analyse_backlog
+    from tidings.storage.sqlite import SQLiteStore
+
+    archive = tmp_path / "archive.db"
+    old = SQLiteStore(archive)
+    import_jsonl(old, [json.dumps({"url": f"https://o{n % 5}.example/{n}", "source": f"Outlet {n % 5}",
+                                   "title": f"Officials speak about the {WORDS[n % 4]} in the city, report {n}",
+                                   "summary": f"The {WORDS[n % 4]} was discussed on Monday by the council. " * 2,
+                                   "published": "2025-03-03T10:00:00Z"}) for n in range(60)])
+    analyse_backlog(old, Analyser.open(old, HashingEmbedder()))
+    stories = [s["id"] for s in old.recent_stories(limit=100)]
+    merged = old.create_story("merged since")
+    old.move_story(merged, stories[0])  # a merged story: its old address redirects
+    target = postgres.new_database(empty=True)
+
+    done = tidings(str(archive), "migrate", target)
+    assert done.returncode == 0, done.stderr
+    assert "60 articles" in done.stdout
+    new = PostgresStore(target)
+    ids = [r["id"] for r in old.latest_articles(limit=1000)]
+    assert [r["id"] for r in new.latest_articles(limit=1000)] == ids
+    for i in ids:
+        before, after = old.article(i), new.article(i)
+        assert after and before and (after["story_id"], after["copy_group"], after["sections"]) == (
+            before["story_id"], before["copy_group"], before["sections"])
+        assert [(s["id"], s["relation"], round(s["score"], 6)) for s in new.similar_to(i, limit=50)] == [
+            (s["id"], s["relation"], round(s["score"], 6)) for s in old.similar_to(i, limit=50)]
+    assert new.story_redirect(merged) == old.story_redirect(merged) == stories[0]
+    assert new.search_count("council") == old.search_count("council") == 60
+    fresh = new.create_story("after the copy")  # new ids follow on from the copied ones
+    assert fresh > merged
+    again = tidings(str(archive), "migrate", target)
+    assert again.returncode != 0 and "not empty" in again.stderr
+    new.close()
+
+
+def test_run_on_postgresql_serves_the_site_with_a_worker_beside_it(pg: str, tmp_path: Path) -> None:
+    """`tidings --db postgresql://… run` and one more `tidings worker` (as on another machine): the README's
+    PostgreSQL set-up. The site answers with Similar News that the workers worked out."""
+    import httpx
+    from newsserver import _free_port
+
+    port = _free_port()
+    env = {**os.environ, **WORKER_ENV, "TIDINGS_DATA_DIR": str(tmp_path / "data")}
+    with NewsServer() as server, open(tmp_path / "run.log", "wb") as log:
+        feeds = [story_feed(server, f, 4) for f in range(3)]
+        for n, url in enumerate(feeds):
+            assert tidings(pg, "sources", "add", url, "--fulltext", "never", "--name", f"Outlet {n}").returncode == 0
+        run = subprocess.Popen([sys.executable, "-m", "tidings", "--db", pg, "run", "--port", str(port)], env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+        try:
+            with Workers(pg, tmp_path, {"TIDINGS_DATA_DIR": str(tmp_path / "data")}) as w:
+                w.start(1)
+                store = PostgresStore(pg)
+                wait_for(everything_done(store, 12), "the run's worker and the other one analyse every item")
+                url = server.url("/f0/0")
+                wait_for(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), "the site answers")
+                similar = httpx.get(f"http://127.0.0.1:{port}/api/similar", params={"url": url}).json()
+                assert similar["article"]["url"] == url and similar["similar"], similar
+                store.close()
+        finally:
+            run.send_signal(signal.SIGTERM)
+            run.wait(timeout=60)
+    assert run.returncode is not None
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

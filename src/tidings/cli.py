@@ -213,6 +213,15 @@ def cmd_admin_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from tidings.usecases import copy_archive
+
+    source = _store(args)
+    copied = copy_archive(source, database(args.to))
+    print("copied " + ", ".join(f"{n:,} {table}" for table, n in copied.items()) + f" into {args.to.split('@')[-1]}")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from tidings.queue import run_worker
 
@@ -313,6 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--concurrency", type=int, default=4, help="jobs this worker runs at once (default 4)")
     s.add_argument("--until-idle", action="store_true", help="stop once the queue is empty")
     s.set_defaults(func=cmd_worker)
+
+    s = sub.add_parser("migrate", help="copy this database (e.g. an SQLite archive) into a new, empty one (e.g."
+                       " PostgreSQL), every link and story kept")
+    s.add_argument("to", help="the database to copy into, e.g. postgresql://user@host/tidings (must be empty)")
+    s.set_defaults(func=cmd_migrate)
 
     s = sub.add_parser("admin-token", help="print the admin secret (made beside the database on first use)")
     s.set_defaults(func=cmd_admin_token)

@@ -163,3 +163,18 @@ def recluster(store: Store, analyser: Analyser | None = None, *, since: str | No
     if since is not None and parse_iso(since) is None:
         raise UserError(f"{since!r} is not a date or time (e.g. 2026-12-01 or 2026-12-01T08:00:00Z)")
     return settle(store, analyser or Analyser.open(store), since=since)
+
+
+def copy_archive(source: Store, target_db: str) -> dict[str, int]:
+    """Copy everything in ``source`` (e.g. an SQLite archive) into the empty database ``target_db`` (e.g. a new
+    PostgreSQL database), every link, story and redirect kept; returns the rows copied per table."""
+    from tidings.storage import open_store
+    from tidings.storage.store import copy_into
+
+    if target_db.strip() == source.target:
+        raise UserError("the database to copy into is the one copied from")
+    target = open_store(target_db)
+    try:
+        return copy_into(source, target)
+    finally:
+        target.close()

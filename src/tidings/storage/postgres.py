@@ -142,6 +142,14 @@ class PostgresStore(Store):
                 conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
         return len(MIGRATIONS)
 
+    def after_copy(self) -> None:
+        """New ids follow on from the copied ones (a story's also from those that now redirect: never reused)."""
+        for table, used in (
+                ("sources", "SELECT MAX(id) FROM sources"), ("articles", "SELECT MAX(id) FROM articles"),
+                ("stories", "SELECT MAX(id) FROM stories UNION ALL SELECT MAX(from_id) FROM story_redirects")):
+            self._run(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                      f" GREATEST((SELECT COALESCE(MAX(n), 0) FROM ({used}) AS ids (n)), 1))")
+
     # -- politeness across workers ----------------------------------------------------------------------
 
     def take_host_turn(self, host: str, *, per_host: int, gap: float, lease: float) -> tuple[int, float]:

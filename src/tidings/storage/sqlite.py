@@ -104,6 +104,9 @@ class SQLiteStore(Store):
             conn.close()
             self._local.conn = None
 
+    def after_copy(self) -> None:
+        """Nothing to do: a new row's id is one more than the largest already."""
+
     def migrate(self) -> int:
         db = self.db
         db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")

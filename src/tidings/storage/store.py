@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tidings.clock import iso, utcnow
+from tidings.errors import UserError
 from tidings.models import ArticleIn, Neighbour
 
 Row = dict[str, Any]
@@ -33,6 +34,28 @@ ARTICLE_COLUMNS = (
     "a.id, a.source_id, a.guid, a.url, a.canonical_url, a.title, a.summary, a.author, a.published_at, "
     "a.fetched_at, a.updated_at, a.language, a.image_url, a.site_name, a.section, a.story_id, "
     "a.extraction_error, a.copy_group, s.name AS source, s.outlet AS outlet"
+)
+
+
+# What ``copy_into`` carries from one store to another, table by table, in an order that keeps every reference
+# valid: (table, the column its rows are read in ranges of, the columns both schemas have).
+TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("sources", "id", (
+        "id", "feed_url", "site_url", "name", "outlet", "section", "fulltext", "needs_fulltext", "etag",
+        "last_modified", "last_polled_at", "last_success_at", "next_poll_at", "poll_interval", "poll_every",
+        "error_count", "last_error", "last_status", "last_skipped", "created_at")),
+    ("articles", "id", (
+        "id", "source_id", "guid", "url", "canonical_url", "title", "summary", "text", "author", "published_at",
+        "fetched_at", "updated_at", "language", "image_url", "site_name", "section", "extraction_error",
+        "content_hash", "story_id", "copy_group", "analysed", "analysed_seq", "claimed_at", "claimed_by")),
+    ("article_sections", "article_id", ("article_id", "section", "sort_key", "position")),
+    ("embeddings", "article_id", ("article_id", "model", "vector")),
+    ("fingerprints", "article_id", ("article_id", "minhash", "shingles", "words", "terms")),
+    ("links", "article_id", ("article_id", "other_id", "score", "relation", "why")),
+    ("stories", "id", (
+        "id", "title", "lead_article_id", "first_published_at", "last_published_at", "size", "outlets",
+        "updated_at")),
+    ("story_redirects", "from_id", ("from_id", "to_id")),
 )
 
 
@@ -125,6 +148,10 @@ class Store(ABC):
     @abstractmethod
     def search_count(self, query: str) -> int:
         """How many articles match ``search``'s query."""
+
+    @abstractmethod
+    def after_copy(self) -> None:
+        """After ``copy_into`` wrote rows with their ids: the next ids follow on from the largest ones."""
 
     def _one(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         rows = self._all(sql, params)
@@ -547,7 +574,7 @@ class Store(ABC):
             f"SELECT {ARTICLE_COLUMNS}, substr(a.text, 1, 1500) AS text, n.score, n.relation, n.why FROM links n"
             " JOIN articles a ON a.id = n.other_id JOIN sources s ON s.id = a.source_id"
             " WHERE n.article_id = ?"
-            " ORDER BY CASE n.relation WHEN 'related' THEN 1 ELSE 0 END, n.score DESC LIMIT ?",
+            " ORDER BY CASE n.relation WHEN 'related' THEN 1 ELSE 0 END, n.score DESC, n.other_id LIMIT ?",
             (article_id, limit))
 
     # -- copies of one text ----------------------------------------------------------------------------
@@ -758,3 +785,29 @@ def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
 def _stamp(when: datetime) -> str:
     """A claim's time to the microsecond (ISO, UTC): claims compare as text."""
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def copy_into(source: Store, target: Store, *, step: int = 2000,
+              progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
+    """Every row of ``source`` written to ``target`` (an empty store, e.g. a new PostgreSQL database), ids kept,
+    so every link, story and redirect is the same there; returns the rows copied per table. The rows of a table
+    are read in ranges of ``step`` ids, so an archive of any size copies in little memory."""
+    if target.article_count() or target.sources():
+        raise UserError(f"{target.describe()} is not empty: copy into a new database")
+    copied: dict[str, int] = {}
+    for table, key, columns in TABLES:
+        span = source._one(f"SELECT MIN({key}) AS lo, MAX({key}) AS hi FROM {table}")
+        lo, hi = (span or {}).get("lo"), (span or {}).get("hi")
+        copied[table] = 0
+        if lo is None or hi is None:
+            continue
+        names, marks = ", ".join(columns), ", ".join("?" * len(columns))
+        for start in range(int(lo), int(hi) + 1, step):
+            rows = source._tuples(f"SELECT {names} FROM {table} WHERE {key} >= ? AND {key} < ?", (start, start + step))
+            with target.transaction():
+                target._many(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+            copied[table] += len(rows)
+            if progress is not None:
+                progress(table, copied[table])
+    target.after_copy()
+    return copied
