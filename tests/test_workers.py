@@ -327,6 +327,7 @@ def test_run_on_postgresql_serves_the_site_with_a_worker_beside_it(pg: str, tmp_
     """`tidings --db postgresql://… run` and one more `tidings worker` (as on another machine): the README's
     PostgreSQL set-up. The site answers with Similar News that the workers worked out."""
     import httpx
+
     from newsserver import _free_port
 
     port = _free_port()

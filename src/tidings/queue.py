@@ -8,7 +8,8 @@ jobs a dead worker left behind.
 
 The jobs, each a thin call of the use case the CLI and the SQLite scheduler run too:
 - ``schedule`` (every few seconds, on whichever worker's turn it is): hands due sources to ``poll`` in batches,
-  and puts the jobs of workers that stopped sending heartbeats (killed) back in the queue;
+  puts the jobs of workers that stopped sending heartbeats (killed) back in the queue, and asks for ``analyse``
+  while articles wait;
 - ``poll``: refreshes a batch of feeds (pages fetched and extracted), then asks for ``analyse``;
 - ``analyse``: claims batches of the backlog and embeds them (on every worker at once), deciding links, copies
   and stories under one lock; then asks for ``settle``;
@@ -175,7 +176,7 @@ class Worker:
         from tidings.jobs import BATCH, Analyser, analyse_backlog
 
         if not self._analysing.acquire(blocking=False):
-            return 0  # this process analyses already, and goes on until the backlog is empty
+            return 0  # this process analyses or settles already; the next scheduling pass asks again if need be
         try:
             if self.store.backlog_size(2 * BATCH) > BATCH:
                 self.defer("analyse")  # another worker may take a share of the backlog alongside
@@ -208,7 +209,12 @@ class Worker:
 
     async def schedule(self) -> int:
         await self.requeue_stalled()
-        return await asyncio.to_thread(self.hand_out_due_sources)
+        return await asyncio.to_thread(self._schedule)
+
+    def _schedule(self) -> int:
+        if self.store.backlog_size(1):  # whatever left articles waiting (a job that gave up), they are taken up
+            self.defer("analyse")
+        return self.hand_out_due_sources()
 
     async def requeue_stalled(self) -> int:
         """Jobs of workers that stopped sending heartbeats (killed, or cut off) go back in the queue. One whose
