@@ -127,12 +127,24 @@ def remove_source(store: Store, source_id: int) -> Row:
     return row
 
 
-async def refresh_source(store: Store, fetcher: Fetcher, source_id: int) -> pipeline.RefreshResult:
-    """Poll one feed now, whether due or not."""
+def _pollable(store: Store, source_id: int) -> Row:
     row = source_or_error(store, source_id)
     if not row.get("feed_url"):
         raise UserError(f"“{row['name']}” holds imported articles and has no feed to poll")
-    return await pipeline.refresh_feed(store, fetcher, row)
+    return row
+
+
+async def refresh_source(store: Store, fetcher: Fetcher, source_id: int) -> pipeline.RefreshResult:
+    """Poll one feed now, whether due or not."""
+    return await pipeline.refresh_feed(store, fetcher, _pollable(store, source_id))
+
+
+def queue_refresh(store: Store, source_id: int) -> pipeline.RefreshResult:
+    """Where workers poll (PostgreSQL): make one feed due now; the next scheduling pass, within seconds, hands it
+    to a worker."""
+    _pollable(store, source_id)
+    store.refresh_now(source_id)
+    return pipeline.RefreshResult(source_id=source_id, queued=True)
 
 
 def import_sources(store: Store, opml: bytes) -> tuple[int, int]:

@@ -86,6 +86,7 @@ class RefreshResult:
     error: str = ""
     skipped: Tally = field(default_factory=dict)   # items not stored, by reason
     adjusted: Tally = field(default_factory=dict)  # items stored with a field cut or a date clamped
+    queued: bool = False  # handed to the workers instead of polled here (see usecases.queue_refresh)
 
 
 @dataclass

@@ -126,7 +126,10 @@ remove_source = usecases.remove_source
 
 
 async def refresh_source(store: Store, source_id: int) -> pipeline.RefreshResult:
-    """Poll one feed now, whether due or not."""
+    """Poll one feed now, whether due or not; on PostgreSQL a worker polls it (the site fetches nothing)."""
+    if store.dialect == "postgresql":
+        return await off_page_threads(usecases.queue_refresh, store, source_id)
+
     def use_case(fetcher: Fetcher) -> Awaitable[pipeline.RefreshResult]:
         return usecases.refresh_source(store, fetcher, source_id)
 
@@ -149,4 +152,4 @@ def import_jsonl(store: Store, content: bytes) -> Row:
 
 def describe_refresh(r: pipeline.RefreshResult) -> Row:
     return {"status": r.status, "new": r.new, "updated": r.updated, "unchanged": r.unchanged, "error": r.error,
-            "skipped": r.skipped}
+            "skipped": r.skipped, "queued": r.queued}

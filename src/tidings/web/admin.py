@@ -360,6 +360,8 @@ def _install_pages(app: FastAPI, store: Store, secret: str, analysis: Analysis, 
             r = await actions.refresh_source(store, source_id)
         except UserError as exc:
             return _back(request, "error", str(exc))
+        if r.queued:
+            return _back(request, "ok", f"Source {source_id} goes to a worker to be polled within seconds.")
         if r.error:
             return _back(request, "error", f"Polled source {source_id}: {r.error}")
         note = _analysis_note(analysis) if r.new or r.updated else ""
