@@ -364,7 +364,20 @@ def test_run_on_postgresql_serves_the_site_with_a_worker_beside_it(pg: str, tmp_
         finally:
             run.send_signal(signal.SIGTERM)
             run.wait(timeout=60)
-    assert run.returncode is not None
+    wait_for(lambda: not workers_of(pg), "the worker beside `run` ends with it", timeout=60)
+
+
+def workers_of(db: str) -> list[int]:
+    """Process ids of `tidings worker` processes on ``db`` still running (from /proc)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if db.encode() in args and b"worker" in args:
+            found.append(int(cmdline.parent.name))
+    return found
 
 
 def _answers(url: str) -> bool:

@@ -244,12 +244,21 @@ def _first_run(store: Store) -> None:
         print(f"first run: added {added} default news sources")
 
 
+def _die_with_parent() -> None:
+    """In the worker beside `tidings run` (Linux): it is sent SIGTERM when `run` ends, however `run` ends."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
 def _run_with_workers(args: argparse.Namespace, store: Store) -> int:
     """On PostgreSQL: the site here, and one worker beside it in a process of its own (the web process loads no
     model); more workers join with `tidings worker` on any machine."""
     import subprocess
 
-    worker = subprocess.Popen([sys.executable, "-m", "tidings", "--db", store.target, "worker"])
+    worker = subprocess.Popen([sys.executable, "-m", "tidings", "--db", store.target, "worker"],
+                              preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     print(f"Tidings on http://{args.host}:{args.port}/ with a worker (pid {worker.pid}) polling"
           f" {len(store.sources())} sources (database {store.describe()})", flush=True)
     try:

@@ -285,26 +285,29 @@ async def _work(url: str, name: str, *, concurrency: int, wait: bool) -> None:
         loop.add_signal_handler(sig, stop.set)
     pause = 1.0
     while not stop.is_set():
+        started = loop.time()
         try:
-            async with app(url).open_async():
-                pause = 1.0
-                ended = await _until_stopped(app(url).run_worker_async(
-                    concurrency=concurrency, wait=wait, name=name, listen_notify=True, install_signal_handlers=False,
-                    update_heartbeat_interval=heartbeat(), stalled_worker_timeout=stalled_after(),
-                    delete_jobs="successful"), stop)
+            ended = await _until_stopped(_attempt(url, name, concurrency=concurrency, wait=wait), stop)
             if ended and not wait:
                 return
         except Exception as exc:  # the database is unreachable (or went away mid-run): wait and start again
             log.warning("the queue's database is unreachable (%s); trying again in %.0f s", _reason(exc), pause)
+        pause = 1.0 if loop.time() - started > 60 else min(pause * 2, 30.0)
         if not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), pause)
-            pause = min(pause * 2, 30.0)
+
+
+async def _attempt(url: str, name: str, *, concurrency: int, wait: bool) -> None:
+    async with app(url).open_async():
+        await app(url).run_worker_async(
+            concurrency=concurrency, wait=wait, name=name, listen_notify=True, install_signal_handlers=False,
+            update_heartbeat_interval=heartbeat(), stalled_worker_timeout=stalled_after(), delete_jobs="successful")
 
 
 async def _until_stopped(work: Any, stop: asyncio.Event) -> bool:
-    """Run the worker until it ends by itself (True) or ``stop`` is set (False: the worker is cancelled, which
-    lets its running jobs finish first)."""
+    """Run ``work`` until it ends by itself (True) or ``stop`` is set (False: it is cancelled, which lets a
+    running worker finish its jobs first, and ends a wait for an unreachable database at once)."""
     task, stopping = asyncio.ensure_future(work), asyncio.ensure_future(stop.wait())
     done, _ = await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if task in done:
@@ -312,7 +315,7 @@ async def _until_stopped(work: Any, stop: asyncio.Event) -> bool:
         task.result()
         return not stop.is_set()
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
+    with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
     return False
 
