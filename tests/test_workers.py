@@ -151,6 +151,15 @@ def test_the_readme_set_up_with_two_workers_stores_and_analyses_everything_once(
         store.close()
 
 
+def test_a_database_server_that_cannot_be_reached_is_one_clear_line() -> None:
+    from newsserver import _free_port
+
+    done = tidings(f"postgresql://postgres:secret@127.0.0.1:{_free_port()}/tidings", "sources", "list")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1 and "Connection refused" in done.stderr, done.stderr
+    assert "secret" not in done.stderr, "the password is not shown"
+
+
 def test_a_worker_needs_postgresql(tmp_path: Path) -> None:
     done = tidings(str(tmp_path / "t.db"), "worker")
     assert done.returncode != 0 and "PostgreSQL" in done.stderr and "Traceback" not in done.stderr

@@ -63,8 +63,12 @@ class PostgresStore(Store):
             kwargs={"autocommit": True, "row_factory": dict_row},
             check=ConnectionPool.check_connection,  # a connection that died while idle is replaced, not used
             name="tidings")
-        self.pool.open(wait=True, timeout=CONNECT_TIMEOUT)
-        self.migrate()
+        try:
+            self.pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+            self.migrate()
+        except BaseException:
+            self.pool.close()  # no pool left trying to reconnect behind a store that never opened
+            raise
 
     @classmethod
     def open(cls, url: str, *, create: bool = True) -> PostgresStore:
@@ -73,10 +77,14 @@ class PostgresStore(Store):
         from psycopg_pool import PoolTimeout
 
         try:
+            psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()  # one try first: its error says why
             return cls(url)
         except (PoolTimeout, psycopg.OperationalError) as exc:
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            reason = lines[0].removeprefix("connection failed: ") if lines else type(exc).__name__
             raise UserError(f"cannot use the database {hide_password(url)}: {reason}") from None
+        except psycopg.ProgrammingError as exc:  # not a URL psycopg can read
+            raise UserError(f"cannot use the database {hide_password(url)}: {exc}") from None
 
     def describe(self) -> str:
         return hide_password(self.target)
