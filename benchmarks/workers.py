@@ -22,7 +22,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from benchmarks.common import REPO, Row, log, machine_line, tidings_env
 from benchmarks.corpus import load_docs, plan_articles
@@ -60,9 +62,9 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
             p.wait()
 
 
-def wait_until(done: object, timeout: float, what: str) -> None:
+def wait_until(done: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
-    while not done():  # type: ignore[operator]
+    while not done():
         if time.monotonic() > deadline:
             raise TimeoutError(f"not within {timeout:.0f} s: {what}")
         time.sleep(0.2)
@@ -123,7 +125,7 @@ def freshness(db: str, web: FixtureWeb, rounds: int = 10) -> list[float]:
             other = store.latest_articles(limit=1, offset=r)[0]
             link = web.base[addr] + f"/fresh/{r}.html"
             body = (f"<?xml version='1.0'?><rss version='2.0'><channel><title>Fresh {r}</title><item><guid>fresh-{r}"
-                    f"</guid><link>{link}</link><title>{_x(other['title'])}</title><description>{_x(other['title'])}"
+                    f"</guid><link>{link}</link><title>{escape(other['title'])}</title><description>{escape(other['title'])}"
                     "</description></item></channel></rss>").encode()
             fetched: list[float] = []
 
@@ -145,10 +147,50 @@ def freshness(db: str, web: FixtureWeb, rounds: int = 10) -> list[float]:
     return out
 
 
-def _x(text: str) -> str:
-    from xml.sax.saxutils import escape
+def store_costs(server: PostgresServer, data: Path, folder: Path, limit: int) -> list[Row]:
+    """Each store's own cost, with the embedding taken out (``HashingEmbedder``): real texts of the shared data
+    imported, then analysed (links, copies, stories) in one process; articles per second of that analysis, the
+    statements it ran per article, and the database's size per article."""
+    import json
 
-    return escape(text)
+    import psycopg
+
+    from tidings.analysis.embeddings import HashingEmbedder
+    from tidings.ingest.pipeline import import_jsonl
+    from tidings.jobs import Analyser, analyse_backlog
+    from tidings.storage.sqlite import SQLiteStore
+
+    docs = load_docs(data)[:limit]
+    lines = [json.dumps({"url": f"https://outlet{n % 9}.example/{n}", "source": f"Outlet {n % 9}", "title": d.title,
+                         "text": "\n\n".join(d.paragraphs), "published": "2025-03-03T10:00:00Z"})
+             for n, d in enumerate(docs)]
+    pg = server.new_database()
+    with psycopg.connect(pg, autocommit=True) as conn:
+        empty = int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])  # type: ignore[index]
+    rows = []
+    for store in (SQLiteStore(folder / "stores.db"), PostgresStore(pg)):
+        import_jsonl(store, lines)
+        statements: list[str] = []
+        store.trace(statements.append)
+        t = time.perf_counter()
+        done = analyse_backlog(store, Analyser.open(store, HashingEmbedder()), settle=False)
+        seconds = time.perf_counter() - t
+        store.trace(None)
+        if store.dialect == "postgresql":
+            with psycopg.connect(pg, autocommit=True) as conn:
+                conn.execute("VACUUM ANALYZE")
+                size = int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]) - empty  # type: ignore[index]
+        else:
+            size = (folder / "stores.db").stat().st_size
+        store.close()
+        name = "PostgreSQL" if store.dialect == "postgresql" else "SQLite"
+        rows += [Row(f"stores: {name}, links, copies and stories of {done} real texts (no model)", done / seconds,
+                     "articles/s", "", f"{COMMAND} --only stores"),
+                 Row(f"stores: {name}, statements per article in that analysis", len(statements) / done,
+                     "statements", "", f"{COMMAND} --only stores"),
+                 Row(f"stores: {name}, database size per article (texts of the shared data)", size / done / 1000,
+                     "kB", "", f"{COMMAND} --only stores")]
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="10 feeds x 20 articles instead of 20 x 50")
     p.add_argument("--workers", default="1,2,4", help="numbers of workers to measure (default 1,2,4)")
     p.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    p.add_argument("--only", default="workers,stores", help="workers (ingest, queue, freshness), stores, or both")
     args = p.parse_args(argv)
+    only = set(args.only.split(","))
     feeds_n, per_feed = (10, 20) if args.quick else (20, 50)
     counts = [int(x) for x in args.workers.split(",")]
     articles = plan_articles(load_docs(args.data), feeds_n, per_feed, 5)
@@ -166,6 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     server = PostgresServer().start()
     rows: list[Row] = []
     try:
+        if "stores" in only:
+            log("stores: the same texts analysed on each store, no model")
+            rows += store_costs(server, args.data, folder, 600 if args.quick else 1400)
+        if "workers" not in only:
+            return _print(rows)
         with FixtureWeb(addresses(5, "127.0.0.2")) as web:
             feeds = build_web(web, articles, feeds_n)
             seconds: dict[int, float] = {}
@@ -203,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
                 stop(procs)
     finally:
         server.stop()
+    return _print(rows)
+
+
+def _print(rows: list[Row]) -> int:
     print(machine_line())
     for r in rows:
         print(f"{r.what}: {r.value:.3f} {r.unit}" + (f" (goal {r.goal})" if r.goal else ""))

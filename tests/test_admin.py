@@ -132,9 +132,9 @@ def test_secret_file_is_made_once_beside_the_database_and_private(tmp_path: Path
     TestClient(create_app(store))  # read-only callers need not know about the secret
     path = tmp_path / "data" / "admin-secret"
     assert path.exists() and stat.S_IMODE(path.stat().st_mode) == 0o600
-    first = load_admin_secret(store.path)
+    first = load_admin_secret(store.target)
     assert first.where == str(path) and len(first.value) >= 40 and first.value == path.read_text().strip()
-    assert load_admin_secret(store.path).value == first.value, "a second start keeps the secret"
+    assert load_admin_secret(store.target).value == first.value, "a second start keeps the secret"
     assert [p.name for p in path.parent.iterdir() if p.name.startswith(".admin-secret")] == []
     with TestClient(create_app(store)) as c:
         assert c.post("/api/import/opml", content=b"<opml/>",

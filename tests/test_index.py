@@ -58,7 +58,7 @@ def test_the_saved_index_is_caught_up_with_the_store(tmp_path: Path) -> None:
     import_jsonl(store, _lines(30))
     first = Analyser.open(store, HashingEmbedder())
     analyse_backlog(store, first)
-    path = index_path(store.path, HashingEmbedder.name)
+    path = index_path(store.target, HashingEmbedder.name)
     assert path is not None and path.exists()
     # Another process adds articles; a later open loads the file and adds only what is missing.
     import_jsonl(store, _lines(10, start=30))

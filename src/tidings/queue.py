@@ -173,16 +173,14 @@ class Worker:
         return changed
 
     def analyse(self) -> int:
-        from tidings.jobs import BATCH, Analyser, analyse_backlog
+        from tidings.jobs import BATCH, analyse_backlog
 
         if not self._analysing.acquire(blocking=False):
             return 0  # this process analyses or settles already; the next scheduling pass asks again if need be
         try:
             if self.store.backlog_size(2 * BATCH) > BATCH:
                 self.defer("analyse")  # another worker may take a share of the backlog alongside
-            if self._analyser is None:
-                self._analyser = Analyser.open(self.store)
-            analyser = self._analyser
+            analyser = self._loaded_analyser()
             done = analyse_backlog(self.store, analyser, settle=False)
             since, analyser.unsettled_since = analyser.unsettled_since, None
         finally:
@@ -192,13 +190,20 @@ class Worker:
         return done
 
     def settle(self, since: str | None) -> int:
-        from tidings.jobs import Analyser, recluster
+        from tidings.jobs import recluster
 
         with self._analysing:
-            if self._analyser is None:
-                self._analyser = Analyser.open(self.store)
-            self._analyser.catch_up(self.store)
-            return recluster(self.store, self._analyser, since=since)
+            analyser = self._loaded_analyser()
+            analyser.catch_up(self.store)
+            return recluster(self.store, analyser, since=since)
+
+    def _loaded_analyser(self) -> Analyser:
+        """The process's model and index, loaded by the first job that needs them (hold ``_analysing``)."""
+        from tidings.jobs import Analyser
+
+        if self._analyser is None:
+            self._analyser = Analyser.open(self.store)
+        return self._analyser
 
     def defer(self, task: str, **kwargs: Any) -> None:
         """Queue a job from inside a job, through the worker's open queue."""

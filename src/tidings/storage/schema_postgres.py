@@ -139,19 +139,10 @@ MIGRATIONS: list[str] = [
         END IF;
         RETURN NULL;
     END $$;
-    CREATE TRIGGER sources_changed AFTER INSERT OR UPDATE OR DELETE ON sources
-        FOR EACH STATEMENT EXECUTE FUNCTION tidings_changed();
-    CREATE TRIGGER articles_changed AFTER INSERT OR UPDATE OR DELETE ON articles
-        FOR EACH STATEMENT EXECUTE FUNCTION tidings_changed();
-    CREATE TRIGGER article_sections_changed AFTER INSERT OR UPDATE OR DELETE ON article_sections
-        FOR EACH STATEMENT EXECUTE FUNCTION tidings_changed();
-    CREATE TRIGGER links_changed AFTER INSERT OR UPDATE OR DELETE ON links
-        FOR EACH STATEMENT EXECUTE FUNCTION tidings_changed();
-    CREATE TRIGGER stories_changed AFTER INSERT OR UPDATE OR DELETE ON stories
-        FOR EACH STATEMENT EXECUTE FUNCTION tidings_changed();
-    CREATE TRIGGER story_redirects_changed AFTER INSERT OR UPDATE OR DELETE ON story_redirects
-        FOR EACH STATEMENT EXECUTE FUNCTION tidings_changed();
-    """,
+    """ + "".join(
+        f"CREATE TRIGGER {table}_changed AFTER INSERT OR UPDATE OR DELETE ON {table}"
+        " FOR EACH STATEMENT EXECUTE FUNCTION tidings_changed();\n"
+        for table in ("sources", "articles", "article_sections", "links", "stories", "story_redirects")),
     # 2: requests to each host in flight across all workers, for the politeness that holds across machines
     # (see PostgresStore.take_host_turn); times are the server's clock, as seconds since the epoch.
     """

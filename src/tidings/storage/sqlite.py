@@ -25,10 +25,9 @@ class SQLiteStore(Store):
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(str(path))
-        self.path = self.target
         self._local = threading.local()
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if self.target != ":memory:":
+            Path(self.target).parent.mkdir(parents=True, exist_ok=True)
         self.migrate()
 
     @classmethod
@@ -51,7 +50,7 @@ class SQLiteStore(Store):
             raise UserError(f"cannot make the database folder {p.parent}: {exc.strerror}") from None
 
     def describe(self) -> str:
-        return self.path
+        return self.target
 
     # -- connection and transactions -------------------------------------------------------------------
 
@@ -59,7 +58,7 @@ class SQLiteStore(Store):
     def db(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self.target, timeout=30.0, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
