@@ -208,6 +208,17 @@ class Store(ABC):
             " LEFT JOIN (SELECT source_id, COUNT(*) AS n, MAX(published_at) AS latest FROM articles"
             " GROUP BY source_id) c ON c.source_id = s.id ORDER BY s.section, s.name")
 
+    def sources_listed(self, *, limit: int, offset: int = 0) -> list[Row]:
+        """A page of ``sources`` (by section, then name), counting the articles of the page's sources only."""
+        return self._all(
+            "SELECT s.*, (SELECT COUNT(*) FROM articles a WHERE a.source_id = s.id) AS article_count,"
+            " (SELECT MAX(a.published_at) FROM articles a WHERE a.source_id = s.id) AS latest_article_at"
+            " FROM sources s ORDER BY s.section, s.name, s.id LIMIT ? OFFSET ?", (limit, offset))
+
+    def source_count(self) -> int:
+        row = self._one("SELECT COUNT(*) AS n FROM sources")
+        return int(row["n"]) if row else 0
+
     def has_source_section(self, section: str) -> bool:
         """Whether some source files its articles under ``section`` (a section that exists before any article)."""
         return self._one("SELECT 1 AS x FROM sources WHERE section = ? LIMIT 1", (section,)) is not None
@@ -729,6 +740,10 @@ class Store(ABC):
             f"SELECT st.* FROM stories st {where}"
             " ORDER BY st.outlets DESC, st.last_published_at DESC NULLS LAST, st.id DESC LIMIT ? OFFSET ?",
             (*params, limit, offset))
+
+    def story_count(self) -> int:
+        row = self._one("SELECT COUNT(*) AS n FROM stories")
+        return int(row["n"]) if row else 0
 
     def recent_stories(self, *, limit: int = 50, offset: int = 0) -> list[Row]:
         return self._all("SELECT * FROM stories ORDER BY last_published_at DESC NULLS LAST, id DESC LIMIT ? OFFSET ?",

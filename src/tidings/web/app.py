@@ -26,7 +26,7 @@ from tidings.storage.store import Store
 from tidings.web import pages
 from tidings.web.actions import Analysis
 from tidings.web.admin import MAX_UPLOAD, UPLOAD_PATHS, install_admin
-from tidings.web.atom import FEED_SIZE, latest_feed, section_feed
+from tidings.web.atom import FEED_SIZE, latest_feed, section_feed, story_feed
 from tidings.web.auth import Sessions, load_admin_secret, session_key
 from tidings.web.cache import DEFAULT_MAX_BYTES, PageCache
 from tidings.web.images import close_images, install_images
@@ -143,12 +143,12 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
         return render_page("article.html", pages.article_page(store, article_id))
 
     @app.get("/story/{story_id}", response_class=HTMLResponse, include_in_schema=False)
-    def story(story_id: Id) -> HTMLResponse:
-        return render_page("story.html", pages.story_page(store, story_id), active="home")
+    def story(story_id: Id, page: PageNo = 1) -> HTMLResponse:
+        return render_page("story.html", pages.story_page(store, story_id, page), active="home")
 
     @app.get("/sources", response_class=HTMLResponse, include_in_schema=False)
-    def sources() -> HTMLResponse:
-        return render_page("sources.html", pages.sources_page(store), active="sources")
+    def sources(page: PageNo = 1) -> HTMLResponse:
+        return render_page("sources.html", pages.sources_page(store, page), active="sources")
 
     @app.get("/latest", response_class=HTMLResponse, include_in_schema=False)
     def latest(page: PageNo = 1) -> HTMLResponse:
@@ -168,6 +168,16 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
         if not rows:
             raise pages.NotFound(f"There is no section named “{name}”.")
         body = section_feed(name, rows, base_url=base)
+        return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+    @app.get("/feeds/story/{story_id}.atom", include_in_schema=False)
+    def story_atom(story_id: Id) -> Response:
+        try:
+            story, rows = pages.story_feed_rows(store, story_id, FEED_SIZE)
+        except pages.StoryMoved as moved:  # a feed reader follows the story to its new feed
+            return RedirectResponse(pages.story_feed_path(moved.to_id), status_code=301,
+                                    headers={"Cache-Control": "no-cache"})
+        body = story_feed(story, rows, base_url=base)
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
     @app.get(pages.LATEST_FEED_PATH, include_in_schema=False)
@@ -196,14 +206,15 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
     def api_article(article_id: Id) -> Json:
         return pages.article_page(store, article_id)
 
-    @app.get("/api/stories/{story_id}", tags=["stories"], responses=errors(404))
-    def api_story(story_id: Id) -> Json:
-        """A story with its timeline. A story merged into another answers 301, its Location that story."""
-        return pages.story_page(store, story_id)
+    @app.get("/api/stories/{story_id}", tags=["stories"], responses=errors(400, 404))
+    def api_story(story_id: Id, page: PageNo = 1) -> Json:
+        """A story with its timeline of reports (a page at a time) and its opinion and analysis pieces. A story
+        merged into another answers 301, its Location that story."""
+        return pages.story_page(store, story_id, page)
 
-    @app.get("/api/sources", tags=["sources"])
-    def api_sources() -> Json:
-        return pages.sources_page(store)
+    @app.get("/api/sources", tags=["sources"], responses=errors(400, 404))
+    def api_sources(page: PageNo = 1) -> Json:
+        return pages.sources_page(store, page)
 
     @app.get("/api/sources/{source_id}", tags=["sources"], responses=errors(400, 404))
     def api_source(source_id: Id, page: PageNo = 1) -> Json:
@@ -221,10 +232,11 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
         """Similar News of the article at `url` from other outlets, best first (limit capped at 100)."""
         return pages.api_similar(store, url, limit)
 
-    @app.get("/api/stories", tags=["contract"], responses=errors(400))
-    def api_stories(limit: Annotated[int, Query(ge=1)] = pages.API_STORIES_DEFAULT) -> Json:
-        """Recent stories with their articles; each article is in one story (limit capped at 100000)."""
-        return pages.api_stories(store, limit)
+    @app.get("/api/stories", tags=["contract"], responses=errors(400, 404))
+    def api_stories(limit: Annotated[int, Query(ge=1)] = pages.API_STORIES_DEFAULT, page: PageNo = 1) -> Json:
+        """Recent stories with their articles, `limit` to a page (capped at 100000); each article is in one
+        story."""
+        return pages.api_stories(store, limit, page)
 
     return app
 

@@ -16,6 +16,8 @@ from tidings.web.pages import (
     section_feed_path,
     section_heading,
     section_path,
+    story_feed_path,
+    story_path,
 )
 from tidings.web.render import http_url
 
@@ -55,6 +57,13 @@ def latest_feed(rows: list[Row], *, base_url: str) -> bytes:
     return _feed("Latest news – Tidings", "/", LATEST_FEED_PATH, rows, base_url=base_url, category=None)
 
 
+def story_feed(story: Row, rows: list[Row], *, base_url: str) -> bytes:
+    """The feed of one story: each text an entry (newest first), so a reader sees each new report arrive; an
+    opinion or analysis piece is filed under that category."""
+    return _feed(f"{story['title']} – Tidings", story_path(int(story["id"])), story_feed_path(int(story["id"])),
+                 rows, base_url=base_url, category=None)
+
+
 def _feed(title: str, page_path: str, self_path: str, rows: list[Row], *, base_url: str,
           category: str | None) -> bytes:
     base = base_url.rstrip("/")
@@ -69,7 +78,7 @@ def _feed(title: str, page_path: str, self_path: str, rows: list[Row], *, base_u
     stamps = [_stamp(r.get("published_at")) or _stamp(r.get("fetched_at")) for r in rows]
     _sub(feed, "updated", max((s for s in stamps if s), default=iso(utcnow())))
     for row, stamp in zip(rows, stamps, strict=True):
-        _entry(feed, row, stamp or iso(utcnow()) or "", base, category or primary_section(row))
+        _entry(feed, row, stamp or iso(utcnow()) or "", base, category or row.get("kind_label") or primary_section(row))
     ET.indent(feed)
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
 

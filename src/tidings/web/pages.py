@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from tidings.analysis.kind import KIND_LABELS, piece_kind
 from tidings.clock import date_only, iso, parse_iso, utcnow
 from tidings.errors import NotFound
 from tidings.ingest.normalize import url_variants
@@ -24,6 +25,7 @@ from tidings.text import one_line
 from tidings.web.redact import public_url, redacted_url, scrub
 
 Row = dict[str, Any]
+Folded = tuple[Row, list[Row]]  # a text's earliest publication and its copies
 
 SIMILAR_ON_PAGE = 8
 SIMILAR_FETCH = 30
@@ -43,6 +45,8 @@ API_SIMILAR_MAX = 100
 API_STORIES_DEFAULT = 50
 API_STORIES_MAX = 100_000
 MEMBER_CHUNK = 500
+STORY_PAGE_SIZE = 30
+SOURCES_PAGE_SIZE = 50
 
 RELATION_LABELS = {"same_story": "Same story", "duplicate": "Copy of this report", "related": "Related"}
 
@@ -73,6 +77,10 @@ def story_path(story_id: int) -> str:
 
 def api_story_path(story_id: int) -> str:
     return f"/api/stories/{story_id}"
+
+
+def story_feed_path(story_id: int) -> str:
+    return f"/feeds/story/{story_id}.atom"
 
 
 def source_path(source_id: int) -> str:
@@ -468,10 +476,14 @@ def section_page(store: Store, name: str, page: int = 1) -> Row:
     }
 
 
-def pagination(page: int, per_page: int, fetched: int) -> Row:
-    """Where a list's neighbouring pages are; ``fetched`` is what a query for one more than a page returned."""
-    return {"page": page, "per_page": per_page, "prev_page": page - 1 if page > 1 else None,
-            "next_page": page + 1 if fetched > per_page else None}
+def pagination(page: int, per_page: int, fetched: int, total: int | None = None) -> Row:
+    """Where a list's neighbouring pages are; ``fetched`` is what a query for one more than a page returned. A
+    list that knows its length also says how many items and pages it has in all (``total``, ``pages``)."""
+    out: Row = {"page": page, "per_page": per_page, "prev_page": page - 1 if page > 1 else None,
+                "next_page": page + 1 if fetched > per_page else None}
+    if total is not None:
+        out |= {"total": total, "pages": max(1, math.ceil(total / per_page))}
+    return out
 
 
 def article_page(store: Store, article_id: int) -> Row:
@@ -526,9 +538,8 @@ def first_report(members: list[Row]) -> Row | None:
     return article_item(members[0])
 
 
-def story_page(store: Store, story_id: int) -> Row:
-    """Full coverage: one entry per text in time order (copies folded into the earliest), who reported first,
-    and every source that carried it. A story merged into another answers with StoryMoved."""
+def story_rows(store: Store, story_id: int) -> tuple[Row, list[Row]]:
+    """The story and its members (earliest first); StoryMoved when it was merged into another, else NotFound."""
     story = store.story(story_id)
     members = store.story_members(story_id) if story else []
     if story is None or not members:
@@ -536,24 +547,83 @@ def story_page(store: Store, story_id: int) -> Row:
         if moved is not None:
             raise StoryMoved(story_id, moved)
         raise NotFound(f"There is no story {story_id}.")
+    return story, members
+
+
+def text_kind(lead: Row, copies: list[Row]) -> str | None:
+    """'opinion' or 'analysis' when any outlet that ran this text files or labels it so; None for a report."""
+    return next((k for m in (lead, *copies) if (k := piece_kind(m["url"], m["title"] or ""))), None)
+
+
+def story_texts(members: list[Row]) -> tuple[list[Folded], list[Folded]]:
+    """The story's texts, copies folded into their earliest publication: the news reports (dated ones in time
+    order, then the undated ones by arrival) and the opinion and analysis pieces (in time order)."""
+    reports: list[Folded] = []
+    views: list[Folded] = []
+    for lead, copies in fold(members):
+        (views if text_kind(lead, copies) else reports).append((lead, copies))
+    reports.sort(key=lambda t: (not t[0].get("published_at"), _when(t[0])))
+    return reports, views
+
+
+def story_entry(lead: Row, copies: list[Row], why: dict[int, Row], first_id: int | None) -> Row:
+    """One text of a story: its earliest publication, the other outlets that ran it, why it was grouped, and
+    what it is (a report, "opinion" or "analysis"; the first report; dated or not)."""
+    kind = text_kind(lead, copies)
+    return {**article_item(lead), "kind": kind or "report", "kind_label": KIND_LABELS.get(kind or "", "Report"),
+            "dated": bool(lead.get("published_at")), "first_report": int(lead["id"]) == first_id,
+            "why": why.get(int(lead["id"])), "also_carried_by": carried_by(lead, copies)}
+
+
+def story_page(store: Store, story_id: int, page: int = 1) -> Row:
+    """Full coverage: the first report and the later developments in time order (undated ones last), one entry
+    per text with the other outlets that carried it, a page at a time; the opinion and analysis pieces apart;
+    and every source. A story merged into another answers with StoryMoved."""
+    story, members = story_rows(store, story_id)
+    reports, views = story_texts(members)
+    shown = reports[(page - 1) * STORY_PAGE_SIZE:page * STORY_PAGE_SIZE]
+    if page > 1 and not shown:
+        raise NotFound(f"Story {story_id} has no page {page}.")
+    report_ids = {int(m["id"]) for lead, copies in reports for m in (lead, *copies)}
+    first = first_report([m for m in members if int(m["id"]) in report_ids])
+    first_id = int(first["id"]) if first else None
+    why = story_evidence(store.story_links(story_id))
+    names = {int(m["id"]): m["source"] for m in members}
+    for w in why.values():
+        w["linked_source"] = names.get(int(w["linked_to"]), "")
+    card = story_card(story, members)
+    del card["headlines"]
+    return {
+        "story": card,
+        "link": story_path(story_id),
+        "feed": story_feed_path(story_id),
+        "first_reported_by": first,
+        "timeline": [story_entry(lead, copies, why, first_id) for lead, copies in shown],
+        "undated": sum(1 for lead, _ in reports if not lead.get("published_at")),
+        "opinion": [story_entry(lead, copies, why, None) for lead, copies in views],
+        "sources": story_sources(members),
+        "pagination": pagination(page, STORY_PAGE_SIZE, len(reports) - (page - 1) * STORY_PAGE_SIZE, len(reports)),
+    }
+
+
+def story_sources(members: list[Row]) -> list[Row]:
+    """Every source that ran a piece of the story, in the order of its first one, with how many it ran."""
     sources: dict[int, Row] = {}
     for m in members:
         entry = sources.setdefault(m["source_id"], {"name": m["source"], "source_id": m["source_id"],
                                                     "articles": 0, "link": source_path(m["source_id"])})
         entry["articles"] += 1
-    card = story_card(story, members)
-    del card["headlines"]
-    why = story_evidence(store.story_links(story_id))
-    names = {int(m["id"]): m["source"] for m in members}
-    for w in why.values():
-        w["linked_source"] = names.get(int(w["linked_to"]), "")
-    return {
-        "story": card,
-        "first_reported_by": first_report(members),
-        "timeline": [{**article_item(lead), "why": why.get(int(lead["id"])),
-                      "also_carried_by": carried_by(lead, copies)} for lead, copies in fold(members)],
-        "sources": list(sources.values()),
-    }
+    return list(sources.values())
+
+
+def story_feed_rows(store: Store, story_id: int, limit: int) -> tuple[Row, list[Row]]:
+    """The story and its texts for an Atom feed, newest first (a new member is a new entry), copies folded into
+    their earliest publication with ``also_carried_by``; opinion and analysis say so in ``kind_label``."""
+    story, members = story_rows(store, story_id)
+    texts = sorted(fold(members), key=lambda t: _when(t[0]), reverse=True)[:limit]
+    rows = [{**lead, "also_carried_by": carried_by(lead, copies),
+             "kind_label": KIND_LABELS.get(text_kind(lead, copies) or "", "")} for lead, copies in texts]
+    return story, rows
 
 
 def story_evidence(links: list[Row]) -> dict[int, Row]:
@@ -567,8 +637,13 @@ def story_evidence(links: list[Row]) -> dict[int, Row]:
     return best
 
 
-def sources_page(store: Store) -> Row:
-    return {"sources": [source_view(r, public=True) for r in store.sources()]}
+def sources_page(store: Store, page: int = 1) -> Row:
+    """Every source with its health, a page at a time, with how many there are in all."""
+    rows = store.sources_listed(limit=SOURCES_PAGE_SIZE + 1, offset=(page - 1) * SOURCES_PAGE_SIZE)
+    if page > 1 and not rows:
+        raise NotFound(f"The list of sources has no page {page}.")
+    return {"sources": [source_view(r, public=True) for r in rows[:SOURCES_PAGE_SIZE]], "link": "/sources",
+            "pagination": pagination(page, SOURCES_PAGE_SIZE, len(rows), store.source_count())}
 
 
 def source_page(store: Store, source_id: int, page: int = 1) -> Row:
@@ -658,16 +733,21 @@ def api_similar(store: Store, url: str, limit: int = API_SIMILAR_DEFAULT) -> Row
             "similar": [_contract_item(r, similar_carried(r, groups, row)) for r in items]}
 
 
-def api_stories(store: Store, limit: int = API_STORIES_DEFAULT) -> Row:
-    """The most recent stories with their member articles (earliest first); members are fetched in batches of
-    story ids. A copy names the earlier article of the story whose text it carries (``copy_of``)."""
+def api_stories(store: Store, limit: int = API_STORIES_DEFAULT, page: int = 1) -> Row:
+    """The most recent stories with their member articles (earliest first), ``limit`` to a page; members are
+    fetched in batches of story ids. A copy names the earlier article of the story whose text it carries
+    (``copy_of``)."""
     limit = max(1, min(limit, API_STORIES_MAX))
-    stories = store.recent_stories(limit=limit)
+    fetched = store.recent_stories(limit=limit + 1, offset=(page - 1) * limit)
+    if page > 1 and not fetched:
+        raise NotFound(f"The list of stories has no page {page}.")
+    stories = fetched[:limit]
     members: dict[int, list[Row]] = {}
     for ids in chunks([int(s["id"]) for s in stories], MEMBER_CHUNK):
         members.update(store.members_of_stories(ids))
     return {"stories": [{"id": s["id"], "title": s["title"], "articles": story_articles(members[s["id"]])}
-                        for s in stories if members.get(s["id"])]}
+                        for s in stories if members.get(s["id"])],
+            "pagination": pagination(page, limit, len(fetched), store.story_count())}
 
 
 def story_articles(members: list[Row]) -> list[Row]:
