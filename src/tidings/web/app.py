@@ -165,7 +165,7 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
     @app.get("/feeds/section/{name:path}.atom", include_in_schema=False)
     def section_atom(name: SectionName) -> Response:
         rows = pages.feed_rows(store, section=name, limit=FEED_SIZE)
-        if not rows:
+        if not rows and not store.has_source_section(name):  # a source's section has a feed before any article
             raise pages.NotFound(f"There is no section named “{name}”.")
         body = section_feed(name, rows, base_url=base)
         return Response(body, media_type="application/atom+xml; charset=utf-8")
