@@ -1,6 +1,7 @@
 """What tests share: a small news web (a threaded HTTP server on 127.0.0.1 that serves whatever routes a test
 sets), feed builders, a fetcher and refresh set for tests, a store filled with numbered articles, reading
-rendered pages, and a PostgreSQL server of the session's own."""
+rendered pages, a small newsroom of every kind of page, Tidings served on 127.0.0.1 and a browser to read it,
+and a PostgreSQL server of the session's own."""
 
 from __future__ import annotations
 
@@ -13,15 +14,19 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from tidings.clock import iso
 from tidings.config import PollSettings
 from tidings.ingest.fetch import Fetcher, FetchSettings
 from tidings.ingest.pipeline import RefreshResult, import_jsonl, refresh_feed
+from tidings.models import ArticleIn, Neighbour
 from tidings.storage.store import Store
 
 
@@ -248,3 +253,166 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+# -- a small newsroom: every kind of page with something on it ---------------------------------------------------
+
+NEWSROOM_T0 = datetime(2024, 3, 4, 9, 30, tzinfo=UTC)
+WIRE_TEXT = ("LONDON (Reuters) — The central bank held interest rates on Thursday and said inflation was falling "
+             "faster than it had expected.\nMarkets had priced in a cut by the summer; the bank gave no date.")
+OWN_TEXT = ("The city council approved a plan on Monday to turn the old harbour warehouses into housing, ending a "
+            "decade of argument over the waterfront.\nThe vote, 9 to 4, clears the way for about 1,200 flats, a third "
+            "of them at rents capped below the market rate.\nOpponents promised to take the decision to court.")
+
+
+def png(width: int = 64, height: int = 36, rgb: tuple[int, int, int] = (38, 96, 140)) -> bytes:
+    """A plain one-colour PNG picture."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+@dataclass
+class Newsroom:
+    """What ``newsroom`` built: article, story and source ids by name, a query that finds something."""
+
+    articles: dict[str, int] = field(default_factory=dict)
+    stories: dict[str, int] = field(default_factory=dict)
+    sources: dict[str, int] = field(default_factory=dict)
+    query: str = "harbour"
+
+
+def newsroom(store: Store, picture_url: str = "") -> Newsroom:
+    """Sources with feeds (one failing, one whose section has no article yet) and imported ones; sections with
+    spaces, '&' and accents; a story of independent reports with one text carried by three outlets (a copy group)
+    and a related report; a second, smaller story; an article with a picture at ``picture_url``; enough articles
+    to page the latest news and a section. Built through Store methods only."""
+    room = Newsroom()
+
+    def feed(key: str, name: str, section: str) -> None:
+        room.sources[key] = store.add_source(f"https://{key}.example/feed.xml", name, site_url=f"https://{key}.example/",
+                                             section=section)[0]
+
+    def article(key: str, source: str, title: str, minutes: int, *, text: str = "", section: str = "",
+                **extra: str) -> int:
+        sid = room.sources.get(source) or store.import_source(source)
+        aid = store.insert_article(ArticleIn(
+            url=f"https://{source.lower().replace(' ', '-')}.example/{key}", title=title, source_id=sid, text=text,
+            summary=extra.pop("summary", text.split("\n")[0]), published=NEWSROOM_T0 + timedelta(minutes=minutes),
+            **extra), content_hash=key)
+        if section:
+            store.set_sections(aid, [section])
+        room.articles[key] = aid
+        return aid
+
+    feed("gazette", "The Harbour Gazette", "Local News")
+    feed("courier", "Northern Courier", "Local News")
+    feed("ledger", "The Money Ledger", "Économie")
+    feed("weather", "Weather Desk", "Weather")  # a section before any article
+    store.update_source(room.sources["gazette"], last_polled_at=iso(NEWSROOM_T0), last_success_at=iso(NEWSROOM_T0),
+                        last_status=200)
+    store.update_source(room.sources["courier"], last_polled_at=iso(NEWSROOM_T0), last_status=503, error_count=2,
+                        last_error="HTTP 503 Service Unavailable")
+
+    article("lead", "gazette", "Council votes to turn harbour warehouses into homes", 0, text=OWN_TEXT,
+            section="Local News", author="Mira Jensen", image_url=picture_url)
+    article("courier", "courier", "Harbour housing plan passes after long fight", 20, section="Local News",
+            text="Councillors voted 9-4 for the warehouse conversion.\nThe first homes could be ready in 2027.")
+    article("fleet", "Metro Evening", "Fishing fleet vows court fight over harbour vote", 45, section="Local News",
+            text="Fishermen who use the eastern quay say the plan leaves them no room to land their catch.")
+    article("rents", "Regional Business Review", "What the harbour plan means for rents", 70,
+            section="Science & Technology", text="Capped rents on a third of the flats could cool the market.")
+    for n, outlet in enumerate(("The Money Ledger", "Coastal Times", "Bay Radio News")):
+        article(f"wire{n}", "ledger" if n == 0 else outlet, "Central bank holds rates as inflation eases",
+                90 + 10 * n, text=WIRE_TEXT, section="Économie")
+    article("bank", "Northern Courier", "Borrowers wait longer for a rate cut", 130, section="Économie",
+            text="Mortgage holders hoping for relief this spring will have to wait, economists said.")
+
+    a = room.articles
+    store.join_copy_group([a["wire0"], a["wire1"], a["wire2"]], 1)
+    links = [("lead", "courier", 0.93, "same_story"), ("lead", "fleet", 0.84, "same_story"),
+             ("lead", "rents", 0.61, "related"), ("courier", "lead", 0.93, "same_story"),
+             ("wire0", "wire1", 0.99, "duplicate"), ("wire0", "wire2", 0.99, "duplicate"),
+             ("wire0", "bank", 0.82, "same_story"), ("bank", "wire0", 0.82, "same_story"),
+             ("bank", "wire1", 0.81, "same_story")]
+    store.save_neighbours(Neighbour(a[x], a[y], score, relation) for x, y, score, relation in links)
+    for name, keys, title in (("harbour", ("lead", "courier", "fleet"), "Harbour warehouses to become homes"),
+                              ("rates", ("wire0", "wire1", "wire2", "bank"), "Central bank holds rates")):
+        story = room.stories[name] = store.create_story(title)
+        for key in keys:
+            store.set_story(a[key], story)
+        times = [str((store.article(a[k], with_text=False) or {})["published_at"]) for k in keys]
+        store.update_story(story, title=title, lead_article_id=a[keys[0]], first=min(times), last=max(times),
+                           size=len(keys), outlets=len(keys))
+    for n in range(35):  # more than a page of the latest news and of one section
+        article(f"brief{n}", f"Outlet {n % 3}", f"World brief number {n}", 200 + 30 * n, section="World",
+                text=f"A short world news item, number {n}.")
+    return room
+
+
+# -- Tidings itself on 127.0.0.1, and a browser ----------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn on 127.0.0.1 at a free port, in a thread; yields its base URL."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        raise RuntimeError("uvicorn did not start")
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright, or the test skips saying what is missing."""
+    import pytest
+
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def form_token(page: str) -> str:
+    """The CSRF token every form of a page carries (one per session)."""
+    tokens = doc(page).xpath("//input[@name='csrf_token']/@value")
+    assert tokens and len(set(tokens)) == 1, "every form of a page carries the session's token"
+    return str(tokens[0])
+
+
+def log_in(client: Any, secret: str) -> str:
+    """Log a TestClient in through the form; returns the CSRF token of the logged-in session."""
+    token = form_token(client.get("/login").text)
+    r = client.post("/login", data={"secret": secret, "csrf_token": token, "next": "/admin"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/admin"
+    return form_token(client.get("/admin").text)

@@ -17,7 +17,7 @@ import lxml.html
 import pytest
 from fastapi.testclient import TestClient
 
-from newsserver import NewsServer, refresh
+from newsserver import NewsServer, form_token, log_in, refresh
 from tidings.errors import UserError
 from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
@@ -98,19 +98,9 @@ def feed_site(news_server: NewsServer) -> NewsServer:
     return news_server
 
 
-def form_token(page: str) -> str:
-    tokens = lxml.html.fromstring(page).xpath("//input[@name='csrf_token']/@value")
-    assert tokens and len(set(tokens)) == 1, "every form of a page carries the session's token"
-    return str(tokens[0])
-
-
 def login(client: TestClient) -> str:
     """Log in through the form; returns the CSRF token of the logged-in session."""
-    token = form_token(client.get("/login").text)
-    r = client.post("/login", data={"secret": SECRET, "csrf_token": token, "next": "/admin"},
-                    follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/admin"
-    return form_token(client.get("/admin").text)
+    return log_in(client, SECRET)
 
 
 def flashes(page: str) -> list[str]:

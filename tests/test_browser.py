@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from newsserver import ARTIFACTS, chromium, serving
 from tidings.models import ArticleIn, Neighbour
 from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
@@ -18,10 +16,6 @@ from tidings.web.app import create_app
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-BROWSER_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", "--disable-sync"]
 T0 = datetime(2024, 3, 4, 9, 30, tzinfo=UTC)
 
 LEAD_TEXT = """The city council approved a plan on Monday to turn the old harbour warehouses into housing, ending a \
@@ -77,66 +71,45 @@ def build_store(path: Path) -> tuple[Store, int, dict[str, str]]:
 
 @pytest.fixture()
 def server(tmp_path: Path) -> Iterator[tuple[str, int, dict[str, str]]]:
-    uvicorn = pytest.importorskip("uvicorn")
+    pytest.importorskip("uvicorn")
     store, lead, originals = build_store(tmp_path / "t.db")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(store), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}", lead, originals
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serving(create_app(store)) as base:
+        yield base, lead, originals
 
 
 def test_article_page_in_chromium(server: tuple[str, int, dict[str, str]]) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     base, lead, originals = server
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(5000)
-            errors: list[str] = []
-            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-            response = page.goto(f"{base}/article/{lead}")
-            assert response is not None and response.status == 200
-            assert page.locator("h2#similar-heading").inner_text() == "Similar News"
-            items = page.locator("li.similar-item")
-            # Five neighbours from other outlets, two of them copies of one text: four items, none from the Gazette.
-            assert items.count() == 4
-            hrefs = []
-            for i in range(items.count()):
-                link = items.nth(i).locator("a.read-more")
-                assert link.inner_text() == "Read more »"
-                hrefs.append(link.get_attribute("href"))
-                assert "Harbour Gazette" not in items.nth(i).locator(".source").inner_text()
-            assert set(hrefs) <= set(originals.values()) and len(set(hrefs)) == 4
-            also = page.locator("li.similar-item .also")
-            assert also.count() == 1 and also.inner_text() == "Also carried by 1 outlet: Bay Radio News"
-            line = page.locator("p.section-line a")
-            assert line.inner_text() == "Local News Latest News, Local News Headlines"
-            assert line.get_attribute("href") == "/section/Local%20News"
-            # The stylesheet loaded under the Content-Security-Policy.
-            family = page.evaluate("getComputedStyle(document.body).fontFamily")
-            assert "system-ui" in family
-            assert not [e for e in errors if "Content Security Policy" in e]
-            page.screenshot(path=str(ARTIFACTS / "article-page.png"), full_page=True)
-            mobile = browser.new_page(viewport={"width": 390, "height": 844}, color_scheme="dark")
-            mobile.goto(f"{base}/article/{lead}")
-            assert mobile.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
-            mobile.screenshot(path=str(ARTIFACTS / "article-page-mobile-dark.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(5000)
+        errors: list[str] = []
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        response = page.goto(f"{base}/article/{lead}")
+        assert response is not None and response.status == 200
+        assert page.locator("h2#similar-heading").inner_text() == "Similar News"
+        items = page.locator("li.similar-item")
+        # Five neighbours from other outlets, two of them copies of one text: four items, none from the Gazette.
+        assert items.count() == 4
+        hrefs = []
+        for i in range(items.count()):
+            link = items.nth(i).locator("a.read-more")
+            assert link.inner_text() == "Read more »"
+            hrefs.append(link.get_attribute("href"))
+            assert "Harbour Gazette" not in items.nth(i).locator(".source").inner_text()
+        assert set(hrefs) <= set(originals.values()) and len(set(hrefs)) == 4
+        also = page.locator("li.similar-item .also")
+        assert also.count() == 1 and also.inner_text() == "Also carried by 1 outlet: Bay Radio News"
+        line = page.locator("p.section-line a")
+        assert line.inner_text() == "Local News Latest News, Local News Headlines"
+        assert line.get_attribute("href") == "/section/Local%20News"
+        # The stylesheet loaded under the Content-Security-Policy.
+        family = page.evaluate("getComputedStyle(document.body).fontFamily")
+        assert "system-ui" in family
+        assert not [e for e in errors if "Content Security Policy" in e]
+        page.screenshot(path=str(ARTIFACTS / "article-page.png"), full_page=True)
+        mobile = browser.new_page(viewport={"width": 390, "height": 844}, color_scheme="dark")
+        mobile.goto(f"{base}/article/{lead}")
+        assert mobile.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+        mobile.screenshot(path=str(ARTIFACTS / "article-page-mobile-dark.png"), full_page=True)
     assert (ARTIFACTS / "article-page.png").stat().st_size > 10_000

@@ -7,6 +7,7 @@ Reading is public; changes need the admin secret (see ``auth``).
 
 from __future__ import annotations
 
+import pathlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -165,7 +166,7 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
     @app.get("/feeds/section/{name:path}.atom", include_in_schema=False)
     def section_atom(name: SectionName) -> Response:
         rows = pages.feed_rows(store, section=name, limit=FEED_SIZE)
-        if not rows:
+        if not rows and not store.has_source_section(name):  # a source's section has a feed before any article
             raise pages.NotFound(f"There is no section named “{name}”.")
         body = section_feed(name, rows, base_url=base)
         return Response(body, media_type="application/atom+xml; charset=utf-8")
@@ -319,18 +320,31 @@ def add_security_headers(headers: MutableHeaders, path: str) -> None:
 
 def install_docs(app: FastAPI) -> None:
     """/docs with Swagger UI's own files served from a package: it works offline, and no CDN learns who reads
-    the documentation of a self-hosted Tidings."""
-    from fastapi.openapi.docs import get_swagger_ui_html
-    from swagger_ui_bundle import swagger_ui_path
+    the documentation of a self-hosted Tidings. Swagger UI 5 (swagger-ui-py's files; the package itself is not
+    imported): older ones cannot show an OpenAPI 3.1 document, which is what FastAPI writes."""
+    from importlib.util import find_spec
 
-    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    spec = find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("swagger-ui-py is not installed (pip install swagger-ui-py): /docs needs its files")
+    assets = pathlib.Path(next(iter(spec.submodule_search_locations))) / "static"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(assets)), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Tidings API",
+        page = get_swagger_ui_html(openapi_url="/openapi.json", title="Tidings API",
                                    swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
                                    swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
-                                   swagger_favicon_url="/static/favicon.svg")
+                                   swagger_favicon_url="/static/favicon.svg",
+                                   # Deep links put a link inside each operation's button (nested controls).
+                                   swagger_ui_parameters={"deepLinking": False})
+        html = bytes(page.body).decode()
+        # A language for screen readers, and colours with enough contrast over Swagger UI's own.
+        html = html.replace("<html>", '<html lang="en">', 1).replace(
+            "</head>", '<link type="text/css" rel="stylesheet" href="/static/docs.css">\n</head>', 1)
+        return HTMLResponse(html)
 
 
 class SecurityHeaders:
