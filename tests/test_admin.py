@@ -17,7 +17,7 @@ import lxml.html
 import pytest
 from fastapi.testclient import TestClient
 
-from newsserver import NewsServer, refresh
+from newsserver import NewsServer, check_api, refresh
 from tidings.errors import UserError
 from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
@@ -85,7 +85,9 @@ def analysed_by_a_worker(store: Store) -> None:
 
 @pytest.fixture
 def client(store: Store) -> Iterator[TestClient]:
+    """The site; every API answer it gets is checked against its documented model."""
     with TestClient(create_app(store, SECRET)) as c:
+        c.api_check = check_api(c, c.app)  # type: ignore[attr-defined]
         yield c
 
 
