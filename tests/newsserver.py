@@ -290,13 +290,14 @@ class ApiCheck:
     app: Any
     checked: set[tuple[str, str, int]] = field(default_factory=set)
 
-    def __call__(self, response: httpx.Response) -> None:
+    def __call__(self, response: httpx.Response) -> httpx.Response:
+        """Check ``response`` (an event hook of an httpx client, or called on a response); returns it."""
         path = response.request.url.path
         if not (path.startswith("/api/") or path == "/healthz"):
-            return
+            return response
         response.read()
         if not response.headers.get("content-type", "").startswith("application/json"):
-            return
+            return response
         method, status = response.request.method, response.status_code
         route = self.route(method, path)
         model = self.model(route, status) if route is not None else None
@@ -308,6 +309,7 @@ class ApiCheck:
         model.model_validate_json(response.content, extra="forbid", strict=True)
         if route is not None:
             self.checked.add((method, route.path, status))
+        return response
 
     def route(self, method: str, path: str) -> Any:
         from starlette.routing import Match
