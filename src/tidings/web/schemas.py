@@ -26,6 +26,8 @@ def api_json(data: Any) -> Response:
 
 
 class Schema(BaseModel):
+    """A model of a page dict: a key it does not name is kept, never dropped (the tests refuse such keys)."""
+
     model_config = ConfigDict(extra="allow")
 
 
