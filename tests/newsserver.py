@@ -1,7 +1,8 @@
 """What tests share: a small news web (a threaded HTTP server on 127.0.0.1 that serves whatever routes a test
 sets), feed builders, a fetcher and refresh set for tests, a store filled with numbered articles, reading
-rendered pages, a small newsroom of every kind of page, Tidings served on 127.0.0.1 and a browser to read it,
-and a PostgreSQL server of the session's own."""
+rendered pages, a small newsroom of every kind of page, Tidings served by uvicorn on 127.0.0.1 and a browser to
+read it, the check that every JSON answer of the API is what its route documents, and a PostgreSQL server of the
+session's own."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from tidings.clock import iso
 from tidings.config import PollSettings
@@ -365,25 +368,25 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
 @contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """``app`` served by uvicorn on 127.0.0.1 at a free port, in a thread; yields its base URL."""
+def serve(app: Any, *, lifespan: str = "auto") -> Iterator[str]:
+    """uvicorn serving ``app`` on a free loopback port, in a thread of this process; yields its base URL."""
     import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))  # type: ignore[arg-type]
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 20
     while not server.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
-    if not server.started:
-        raise RuntimeError("uvicorn did not start")
+    assert server.started, "uvicorn did not start"
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=20)
         sock.close()
 
 
@@ -416,3 +419,67 @@ def log_in(client: Any, secret: str) -> str:
     r = client.post("/login", data={"secret": secret, "csrf_token": token, "next": "/admin"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/admin"
     return form_token(client.get("/admin").text)
+
+@dataclass
+class ApiCheck:
+    """Validates every JSON answer of the API against the model its route documents for that status, with
+    ``extra="forbid"`` and strict types: a key no model names, a missing key or a wrong type fails the request.
+    ``checked`` collects the (method, path template, status) of each answer checked."""
+
+    app: Any
+    checked: set[tuple[str, str, int]] = field(default_factory=set)
+
+    def __call__(self, response: httpx.Response) -> httpx.Response:
+        """Check ``response`` (an event hook of an httpx client, or called on a response); returns it."""
+        path = response.request.url.path
+        if not (path.startswith("/api/") or path == "/healthz"):
+            return response
+        response.read()
+        if not response.headers.get("content-type", "").startswith("application/json"):
+            return response
+        method, status = response.request.method, response.status_code
+        route = self.route(method, path)
+        model = self.model(route, status) if route is not None else None
+        if model is None:
+            from tidings.web.schemas import ErrorBody
+
+            assert status >= 400 and (route is None or status == 500), f"{method} {path}: {status} is not documented"
+            model = ErrorBody
+        model.model_validate_json(response.content, extra="forbid", strict=True)
+        if route is not None:
+            self.checked.add((method, route.path, status))
+        return response
+
+    def route(self, method: str, path: str) -> Any:
+        from starlette.routing import Match
+
+        scope = {"type": "http", "method": method, "path": path, "root_path": ""}
+        for route in api_routes(self.app):
+            if route.matches(scope)[0] == Match.FULL:
+                return route
+        return None
+
+    @staticmethod
+    def model(route: Any, status: int) -> Any:
+        if status == 200:
+            return route.response_model
+        return (route.responses.get(status) or {}).get("model")
+
+    def routes(self) -> set[tuple[str, str]]:
+        """Every (method, path template) of the API in /openapi.json."""
+        return {(method, route.path) for route in api_routes(self.app) for method in route.methods}
+
+
+def api_routes(app: Any) -> list[Any]:
+    """The routes /openapi.json documents, those of included routers too (FastAPI may nest them)."""
+    from fastapi import routing
+
+    contexts = routing.iter_route_contexts(app.routes) if hasattr(routing, "iter_route_contexts") else app.routes
+    return [r for r in contexts if getattr(r, "include_in_schema", False) and hasattr(r, "response_model")]
+
+
+def check_api(client: httpx.Client, app: Any) -> ApiCheck:
+    """Every answer ``client`` gets from the API is checked against its documented model (see ApiCheck)."""
+    check = ApiCheck(app)
+    client.event_hooks = {**client.event_hooks, "response": [*client.event_hooks["response"], check]}
+    return check

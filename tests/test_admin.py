@@ -17,7 +17,7 @@ import lxml.html
 import pytest
 from fastapi.testclient import TestClient
 
-from newsserver import NewsServer, form_token, log_in, refresh
+from newsserver import ApiCheck, NewsServer, check_api, form_token, log_in, refresh
 from tidings.errors import UserError
 from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
@@ -85,7 +85,9 @@ def analysed_by_a_worker(store: Store) -> None:
 
 @pytest.fixture
 def client(store: Store) -> Iterator[TestClient]:
+    """The site; every API answer it gets is checked against its documented model."""
     with TestClient(create_app(store, SECRET)) as c:
+        c.api_check = check_api(c, c.app)  # type: ignore[attr-defined]
         yield c
 
 
@@ -245,6 +247,29 @@ def test_api_user_errors_are_400_with_a_message(client: TestClient, store: Store
         assert set(r.json()) == {"error"} and expected in r.json()["error"] and "Traceback" not in r.text
     assert client.patch("/api/sources/999999", json={"name": "x"}, headers=AUTH).status_code == 404
     assert client.post("/api/sources/0/refresh", headers=AUTH).status_code == 404
+
+
+def test_every_admin_answer_is_what_its_model_documents(client: TestClient, store: Store,
+                                                        feed_site: NewsServer) -> None:
+    """Each write route answers as the model of its status in /openapi.json says: every key named
+    (extra="forbid"), of its type; refusals too."""
+    check = ApiCheck(client.app)
+    added = check(client.post("/api/sources", json={"url": feed_site.url("/"), "section": "Local"}, headers=AUTH))
+    sid = added.json()["source"]["id"]
+    check(client.patch(f"/api/sources/{sid}", json={"every_minutes": 30}, headers=AUTH))
+    check(client.post(f"/api/sources/{sid}/refresh", headers=AUTH))
+    check(client.post("/api/import/opml", content=WRITE_ROUTES[4][2]["content"], headers=AUTH))
+    lines = [json.dumps({"url": "https://wire.example/1", "title": "Harbour news", "source": "Wire",
+                         "text": "x" * 30, "published": "2999-01-01T00:00:00Z"}), "{broken"]
+    check(client.post("/api/import/jsonl", content="\n".join(lines).encode(), headers=AUTH))
+    check(client.delete(f"/api/sources/{sid}", headers=AUTH))
+    writes = {(method, path) for method, path in check.routes() if method != "GET"}
+    assert writes and writes == {(m, p) for m, p, status in check.checked if status == 200}, "every write route"
+    check(client.post("/api/sources", json={"url": "javascript:alert(1)"}, headers=AUTH))
+    check(client.delete(f"/api/sources/{sid}", headers=AUTH))
+    check(client.delete(f"/api/sources/{sid}"))
+    check(client.delete(f"/api/sources/{sid}", headers=WRONG))
+    assert {status for _, _, status in check.checked} == {200, 400, 401, 403, 404}
 
 
 def test_wrong_tokens_are_limited_per_client(client: TestClient) -> None:

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +20,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from newsserver import check_api, serve
 from tidings.ingest import fetch, pipeline
 from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
 from tidings.web.app import create_app
 from tidings.web.auth import ADMIN_SECRET_ENV
 from tidings.web.openapi import JSONL_EXAMPLE
+from tidings.web.schemas import ArticleLine
 
 SECRET = "contract-secret-0123456789-abcdef"
 AUTH = {"Authorization": f"Bearer {SECRET}"}
@@ -104,27 +103,13 @@ class Live:
 
 @pytest.fixture
 def live(tmp_path: Path, loopback_only: Guard) -> Iterator[Live]:
-    """uvicorn serving a seeded database on a free loopback port, in this process (as tests/test_browser.py)."""
-    import uvicorn
-
+    """uvicorn serving a seeded database on a free loopback port, in this process."""
     store = SQLiteStore(tmp_path / "contract.db")
     seed(store)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(store, SECRET, analyse=False), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
     try:
-        yield Live(f"http://127.0.0.1:{port}", store)
+        with serve(create_app(store, SECRET, analyse=False)) as base:
+            yield Live(base, store)
     finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
         store.close()
 
 
@@ -178,6 +163,7 @@ def client(tmp_path: Path, loopback_only: Guard) -> Iterator[TestClient]:
     store = SQLiteStore(tmp_path / "t.db")
     seed(store)
     with TestClient(create_app(store, SECRET, analyse=False)) as c:
+        check_api(c, c.app)  # every API answer here is checked against its documented model
         yield c
     store.close()
 
@@ -287,6 +273,68 @@ def test_the_document_states_bodies_and_every_status(client: TestClient) -> None
             for code in codes - {"200"}:
                 schema = operation["responses"][code]["content"]["application/json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (method, path, code)
+
+
+def schema_of(doc: dict[str, Any], ref: dict[str, str]) -> dict[str, Any]:
+    return doc["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]
+
+
+def test_every_answer_has_an_object_schema(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
+            model = schema_of(doc, ok)
+            assert model["type"] == "object" and model["properties"] and model["required"], (method, path)
+
+
+def test_paging_is_documented(client: TestClient) -> None:
+    """Every route that takes ?page=N says how, and answers the `pagination` of the documented fields."""
+    doc = client.get("/openapi.json").json()
+    paged = set()
+    for path, item in doc["paths"].items():
+        for operation in item.values():
+            page = next((p for p in operation.get("parameters", []) if p["name"] == "page"), None)
+            if page is None:
+                continue
+            paged.add(path)
+            assert page["in"] == "query" and page["schema"]["minimum"] == 1 and "pagination" in page["description"]
+            assert "404" in operation["responses"], "a page past the last"
+            answer = schema_of(doc, operation["responses"]["200"]["content"]["application/json"]["schema"])
+            assert answer["properties"]["pagination"] == {"$ref": "#/components/schemas/Pagination"}, path
+    assert {"/api/latest", "/api/sections/{name}", "/api/sources/{source_id}", "/api/search"} <= paged
+    pagination = doc["components"]["schemas"]["Pagination"]
+    assert set(pagination["required"]) == set(pagination["properties"]) == {"page", "per_page", "prev_page",
+                                                                           "next_page"}
+    assert all(field.get("description") for field in pagination["properties"].values())
+    latest = client.get("/api/latest").json()["pagination"]
+    assert latest == {"page": 1, "per_page": 30, "prev_page": None, "next_page": None}
+
+
+def test_a_json_lines_body_is_what_article_line_documents(client: TestClient) -> None:
+    """Each line of a JSON Lines import is an ArticleLine: its required fields are the ones the import needs,
+    and every field it names is stored."""
+    doc = client.get("/openapi.json").json()
+    body = doc["paths"]["/api/import/jsonl"]["post"]["requestBody"]
+    assert all(media["x-itemSchema"] == {"$ref": "#/components/schemas/ArticleLine"}
+               for media in body["content"].values())
+    line = doc["components"]["schemas"]["ArticleLine"]
+    full = {"url": "https://news.example.org/2024/06/ferry", "title": "Ferry returns", "source": "Example News",
+            "text": "The ferry returned to service on Tuesday. Crews had repaired the hull.",
+            "summary": "Back in service.", "published": "2024-06-04T07:30:00Z", "language": "en",
+            "section": "Harbour"}
+    assert set(full) == set(line["properties"]) and set(line["required"]) == {"url", "title", "source"}
+    ArticleLine.model_validate(full, extra="forbid", strict=True)
+    r = client.post("/api/import/jsonl", content=json.dumps(full), headers=AUTH)
+    assert r.status_code == 200 and r.json()["imported"] == 1
+    stored = client.get("/api/similar", params={"url": full["url"]}).json()["article"]
+    article = client.get(f"/api/articles/{stored['id']}").json()["article"]
+    assert {key: article[key] for key in ("title", "source", "text", "summary", "published", "language", "section")
+            } == {key: full[key] for key in ("title", "source", "text", "summary", "published", "language", "section")}
+    for key in line["required"]:
+        partial = {k: v for k, v in full.items() if k != key}
+        r = client.post("/api/import/jsonl", content=json.dumps(partial), headers=AUTH)
+        assert r.json()["skipped"] == 1 and key in r.json()["errors"][0]["message"], key
 
 
 def test_write_routes_refuse_without_the_right_token(client: TestClient) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from newsserver import ARTIFACTS, chromium, serving
+from newsserver import ARTIFACTS, chromium, serve
 from tidings.models import ArticleIn, Neighbour
 from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
@@ -71,9 +71,8 @@ def build_store(path: Path) -> tuple[Store, int, dict[str, str]]:
 
 @pytest.fixture()
 def server(tmp_path: Path) -> Iterator[tuple[str, int, dict[str, str]]]:
-    pytest.importorskip("uvicorn")
     store, lead, originals = build_store(tmp_path / "t.db")
-    with serving(create_app(store)) as base:
+    with serve(create_app(store), lifespan="off") as base:
         yield base, lead, originals
 
 

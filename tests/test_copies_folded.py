@@ -12,7 +12,7 @@ import feedparser
 import pytest
 from fastapi.testclient import TestClient
 
-from newsserver import doc, text_of, texts
+from newsserver import check_api, doc, text_of, texts
 from tidings.clock import iso
 from tidings.models import ArticleIn, Neighbour
 from tidings.storage import open_store
@@ -88,7 +88,9 @@ def world(module_database: str) -> World:
 
 @pytest.fixture(scope="module")
 def client(world: World) -> Iterator[TestClient]:
+    """The site over copies of one text; every API answer it gets is checked against its documented model."""
     with TestClient(create_app(world.store, base_url=BASE)) as c:
+        c.api_check = check_api(c, c.app)  # type: ignore[attr-defined]
         yield c
 
 

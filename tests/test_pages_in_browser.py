@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from newsserver import ARTIFACTS, Newsroom, NewsServer, chromium, newsroom, png, serving
+from newsserver import ARTIFACTS, Newsroom, NewsServer, chromium, newsroom, png, serve
 from tidings.storage.sqlite import SQLiteStore
 from tidings.web.app import create_app
 
@@ -50,7 +50,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Newsro
     store = SQLiteStore(tmp_path_factory.mktemp("site") / "t.db")
     with NewsServer() as pictures:
         room = newsroom(store, pictures.add("/harbour.png", png(640, 360), "image/png"))
-        with serving(create_app(store, SECRET, analyse=False)) as base:
+        with serve(create_app(store, SECRET, analyse=False), lifespan="off") as base:
             yield base, room
     store.close()
 

@@ -9,13 +9,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import feedparser
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
-from newsserver import doc, numbered_articles, texts
+from newsserver import ApiCheck, check_api, doc, numbered_articles, texts
 from tidings.models import ArticleIn, Neighbour
+from tidings.similarity.relate import Link
 from tidings.storage import open_store
 from tidings.storage.store import Store
 from tidings.web import pages
@@ -31,6 +35,9 @@ LEAD_TEXT = (
     "\n"
     "Military communication channels, however, remain closed."
 )
+
+EVIDENCE = Link(score=0.9, relation="same_story", cosine=0.91, lexical=0.42, containment=0.0, gap_days=0.02,
+                shared=["Blinken", "Xi Jinping"])
 
 
 @dataclass
@@ -82,7 +89,7 @@ def build_world(database: str) -> World:
         Neighbour(lead, w.ids["copy1"], 0.95, "duplicate"),
         Neighbour(lead, w.ids["copy2"], 0.94, "duplicate"),
         Neighbour(lead, w.ids["copy3"], 0.93, "duplicate"),
-        Neighbour(lead, w.ids["same"], 0.90, "same_story"),
+        Neighbour(lead, w.ids["same"], 0.90, "same_story", why=json.dumps(EVIDENCE.why())),
         Neighbour(lead, w.ids["own"], 0.99, "same_story"),
         Neighbour(lead, w.ids["js"], 0.50, "related"),
         Neighbour(lead, w.ids["xss"], 0.40, "related"),
@@ -117,7 +124,9 @@ def world(module_database: str) -> World:
 
 @pytest.fixture(scope="module")
 def client(world: World) -> Iterator[TestClient]:
+    """The site over the world; every API answer it gets is checked against its documented model."""
     with TestClient(create_app(world.store, base_url=BASE)) as c:
+        c.api_check = check_api(c, c.app)  # type: ignore[attr-defined]
         yield c
 
 
@@ -487,6 +496,44 @@ def test_bad_query_params_are_400_not_500(client: TestClient) -> None:
     assert r.status_code == 400 and r.json()["error"].startswith("page:")
     for path in ("/section/%ED%A0%80", "/search?q=%ED%A0%80", "/api/similar?url=%00", "/search?q=%22%27%29%28*"):
         assert client.get(path).status_code in (200, 400, 404), path
+
+
+def test_every_api_answer_is_what_its_model_documents(client: TestClient, world: World) -> None:
+    """Every route of /openapi.json that reads answers the world's data as the model of its status says: every key
+    named (extra="forbid"), of its type (ApiCheck), errors too."""
+    check = ApiCheck(client.app)
+    paths = ["/healthz", "/api/home", "/api/latest", "/api/latest?page=2", "/api/sections", "/api/sources",
+             "/api/search?q=Blinken", "/api/search?q=", "/api/stories", "/api/stories?limit=1",
+             "/api/sections/Science?page=2", "/api/articles/999999", "/api/latest?page=0", "/api/stories?limit=0"]
+    paths += [f"/api/sections/{s['name']}" for s in client.get("/api/sections").json()["sections"]]
+    paths += [f"/api/articles/{i}" for i in world.ids.values()] + [f"/api/stories/{i}" for i in world.stories.values()]
+    paths += [f"/api/sources/{i}" for i in world.sources.values()]
+    for url in [*world.urls.values(), "https://nowhere.example/x"]:
+        paths.append("/api/similar?" + urlencode({"url": url}))
+    for path in paths:
+        check(client.get(path))
+    reads = {(method, path) for method, path in check.routes() if method == "GET"}
+    assert reads and reads == {(m, p) for m, p, status in check.checked if status == 200}, "every read route"
+    assert {("GET", "/api/articles/{article_id}", 404), ("GET", "/api/latest", 400)} <= check.checked
+    similar = client.get("/api/similar", params={"url": world.urls["lead"]}).json()["similar"]
+    assert [i["why"] for i in similar if i["why"]] == [EVIDENCE.why()], "the stored evidence, all of it"
+
+
+@pytest.mark.parametrize(("body", "problem"), [
+    ({"sections": [{"name": "World", "articles": 3, "heading": "h", "link": "/l", "feed": "/f", "new": 1}]},
+     "extra_forbidden"),
+    ({"sections": [{"name": "World", "articles": 3, "heading": "h", "link": "/l"}]}, "missing"),
+    ({"sections": [{"name": "World", "articles": "3", "heading": "h", "link": "/l", "feed": "/f"}]}, "int_type"),
+    ({"sections": [], "total": 0}, "extra_forbidden"),
+])
+def test_the_api_check_finds_undocumented_keys(client: TestClient, body: dict[str, Any], problem: str) -> None:
+    check = ApiCheck(client.app)
+    good = {"sections": [{"name": "World", "articles": 3, "heading": "h", "link": "/l", "feed": "/f"}]}
+    check(httpx.Response(200, json=good, request=httpx.Request("GET", "http://testserver/api/sections")))
+    with pytest.raises(ValidationError, match=problem):
+        check(httpx.Response(200, json=body, request=httpx.Request("GET", "http://testserver/api/sections")))
+    with pytest.raises(AssertionError, match="not documented"):
+        check(httpx.Response(409, json={"error": "x"}, request=httpx.Request("GET", "http://testserver/api/sections")))
 
 
 def test_docs_and_openapi(client: TestClient) -> None:

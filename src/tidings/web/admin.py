@@ -23,7 +23,7 @@ from starlette.datastructures import FormData, UploadFile
 from tidings.errors import UserError
 from tidings.storage.store import Store
 from tidings.usecases import EVERY_MINUTES, FULLTEXT_CHOICES, MAX_NAME, MAX_SECTION, MAX_URL
-from tidings.web import actions
+from tidings.web import actions, schemas
 from tidings.web.actions import Analysis
 from tidings.web.auth import (
     CSRF_FIELD,
@@ -43,6 +43,7 @@ from tidings.web.openapi import ADMIN_ERRORS, JSONL_BODY, OPML_BODY, errors
 from tidings.web.pages import source_view
 from tidings.web.redact import redacted_url
 from tidings.web.render import render_error, render_page
+from tidings.web.schemas import api_json
 
 Row = dict[str, Any]
 Fulltext = Literal["auto", "always", "never"]
@@ -164,44 +165,45 @@ def _install_api(app: FastAPI, store: Store, secret: str, analysis: Analysis, li
 
     api = APIRouter(prefix="/api", tags=["admin"], dependencies=[Depends(require_token)], responses=ADMIN_ERRORS)
 
-    @api.post("/sources", responses=errors(400, 413))
-    async def api_add_source(body: SourceIn) -> Row:
+    @api.post("/sources", response_model=schemas.SourceAnswer, responses=errors(400, 413))
+    async def api_add_source(body: SourceIn) -> Response:
         """Add a feed by feed URL or site URL (the page must link to its feed)."""
         row = await actions.add_source(store, body.url, section=body.section, name=body.name,
                                        fulltext=body.fulltext, every_minutes=body.every_minutes)
-        return {"source": admin_view(row)}
+        return api_json({"source": admin_view(row)})
 
-    @api.patch("/sources/{source_id}", responses=errors(400, 404, 413))
-    def api_edit_source(source_id: Id, body: SourcePatch) -> Row:
+    @api.patch("/sources/{source_id}", response_model=schemas.SourceAnswer, responses=errors(400, 404, 413))
+    def api_edit_source(source_id: Id, body: SourcePatch) -> Response:
         """Change a source's name, section or full-text setting."""
         row = actions.edit_source(store, source_id, name=body.name, section=body.section, fulltext=body.fulltext,
                                   every_minutes=body.every_minutes)
-        return {"source": admin_view(row)}
+        return api_json({"source": admin_view(row)})
 
-    @api.delete("/sources/{source_id}", responses=errors(404))
-    def api_remove_source(source_id: Id) -> Row:
+    @api.delete("/sources/{source_id}", response_model=schemas.Removed, responses=errors(404))
+    def api_remove_source(source_id: Id) -> Response:
         """Remove a source and all its articles."""
         row = actions.remove_source(store, source_id)
-        return {"removed": {"id": row["id"], "name": row["name"]}}
+        return api_json({"removed": {"id": row["id"], "name": row["name"]}})
 
-    @api.post("/sources/{source_id}/refresh", responses=errors(400, 404))
-    async def api_refresh_source(source_id: Id) -> Row:
+    @api.post("/sources/{source_id}/refresh", response_model=schemas.Refreshed, responses=errors(400, 404))
+    async def api_refresh_source(source_id: Id) -> Response:
         """Poll one feed now; Similar News for new articles follows in the background."""
         result = await actions.refresh_source(store, source_id)
-        return {"refresh": actions.describe_refresh(result), "analysis": analysis.request()}
+        return api_json({"refresh": actions.describe_refresh(result), "analysis": analysis.request()})
 
-    @api.post("/import/opml", responses=errors(400, 413), openapi_extra=OPML_BODY)
-    async def api_import_opml(request: Request) -> Row:
+    @api.post("/import/opml", response_model=schemas.OpmlImported, responses=errors(400, 413),
+              openapi_extra=OPML_BODY)
+    async def api_import_opml(request: Request) -> Response:
         """Add every feed of the OPML document sent as the request body."""
         report = await actions.off_page_threads(actions.import_opml, store, await request.body())
-        return {**report, "analysis": "none"}
+        return api_json({**report, "analysis": "none"})
 
-    @api.post("/import/jsonl", responses=errors(413), openapi_extra=JSONL_BODY)
-    async def api_import_jsonl(request: Request) -> Row:
+    @api.post("/import/jsonl", response_model=schemas.JsonlImported, responses=errors(413), openapi_extra=JSONL_BODY)
+    async def api_import_jsonl(request: Request) -> Response:
         """Store the articles sent as the request body, one JSON object per line (url, title, source...)."""
         report = await actions.off_page_threads(actions.import_jsonl, store, await request.body())
         changed = report["imported"] or report["updated"]
-        return {**report, "analysis": analysis.request() if changed else "none"}
+        return api_json({**report, "analysis": analysis.request() if changed else "none"})
 
     app.include_router(api)
 

@@ -24,15 +24,16 @@ from tidings import __version__
 from tidings.config import clean_base_url, env_float, public_base_url
 from tidings.errors import UserError
 from tidings.storage.store import Store
-from tidings.web import pages
+from tidings.web import pages, schemas
 from tidings.web.actions import Analysis
 from tidings.web.admin import MAX_UPLOAD, UPLOAD_PATHS, install_admin
 from tidings.web.atom import FEED_SIZE, latest_feed, section_feed, story_feed
 from tidings.web.auth import Sessions, load_admin_secret, session_key
 from tidings.web.cache import DEFAULT_MAX_BYTES, PageCache
 from tidings.web.images import close_images, install_images
-from tidings.web.openapi import Methods, errors, install_openapi
+from tidings.web.openapi import Methods, errors, install_openapi, operation_id
 from tidings.web.render import STATIC, render_error, render_page
+from tidings.web.schemas import api_json
 
 # Pictures come from Tidings itself (web.images), never from an address a feed chose.
 CSP = "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'none'"
@@ -51,9 +52,9 @@ MAX_ID = 2**63 - 1  # SQLite's INTEGER range: larger ids are simply unknown
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 SectionName = Annotated[str, Path(min_length=1, max_length=200, examples=["World"])]
-PageNo = Annotated[int, Query(ge=1, le=100_000)]
-SearchQ = Annotated[str, Query(max_length=500)]
-Json = dict[str, Any]
+PAGE_HELP = "which page, from 1: the answer's `pagination` names the pages around it; one past the last is 404"
+PageNo = Annotated[int, Query(ge=1, le=100_000, description=PAGE_HELP)]
+SearchQ = Annotated[str, Query(max_length=500, description="words to find in titles and texts")]
 
 
 @asynccontextmanager
@@ -89,6 +90,7 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
     secret = admin_secret or load_admin_secret(store.target).value
     base = clean_base_url(base_url, "base_url") if base_url else public_base_url()
     app = FastAPI(title="Tidings", version=__version__, docs_url=None, redoc_url=None, lifespan=_lifespan,
+                  generate_unique_id_function=operation_id,
                   description="News from many outlets, grouped into sections and stories, with Similar News. "
                               "Reading is public; changes need the admin secret as a bearer token.")
     # Outermost last: headers on every response, the page cache, the body cap, then the signed session cookie.
@@ -108,7 +110,7 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
     install_admin(app, store, secret, app.state.analysis)
     install_images(app, store)
 
-    @app.get("/healthz", tags=["operators"], responses=errors(503))
+    @app.get("/healthz", tags=["operators"], response_model=schemas.Health, responses=errors(503))
     def healthz() -> JSONResponse:
         """200 with the counts an operator watches while the database answers; 503 when it does not."""
         try:
@@ -186,58 +188,66 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
         body = latest_feed(pages.feed_rows(store, limit=FEED_SIZE), base_url=base)
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
-    # -- JSON API: the same dicts ------------------------------------------------------------------------
-    @app.get("/api/home", tags=["pages"])
-    def api_home() -> Json:
-        return pages.home_page(store)
+    # -- JSON API: the same dicts, described by the models of ``schemas`` -------------------------------------
+    @app.get("/api/home", tags=["pages"], response_model=schemas.HomePage)
+    def api_home() -> Response:
+        return api_json(pages.home_page(store))
 
-    @app.get("/api/latest", tags=["articles"], responses=errors(400, 404))
-    def api_latest(page: PageNo = 1) -> Json:
-        return pages.latest_page(store, page)
+    @app.get("/api/latest", tags=["articles"], response_model=schemas.LatestPage, responses=errors(400, 404))
+    def api_latest(page: PageNo = 1) -> Response:
+        return api_json(pages.latest_page(store, page))
 
-    @app.get("/api/sections", tags=["sections"])
-    def api_sections() -> Json:
-        return pages.sections_page(store)
+    @app.get("/api/sections", tags=["sections"], response_model=schemas.SectionsPage)
+    def api_sections() -> Response:
+        return api_json(pages.sections_page(store))
 
-    @app.get("/api/sections/{name:path}", tags=["sections"], responses=errors(400, 404))
-    def api_section(name: SectionName, page: PageNo = 1) -> Json:
-        return pages.section_page(store, name, page)
+    @app.get("/api/sections/{name:path}", tags=["sections"], response_model=schemas.SectionPage,
+             responses=errors(400, 404))
+    def api_section(name: SectionName, page: PageNo = 1) -> Response:
+        return api_json(pages.section_page(store, name, page))
 
-    @app.get("/api/articles/{article_id}", tags=["articles"], responses=errors(404))
-    def api_article(article_id: Id) -> Json:
-        return pages.article_page(store, article_id)
+    @app.get("/api/articles/{article_id}", tags=["articles"], response_model=schemas.ArticlePage,
+             responses=errors(404))
+    def api_article(article_id: Id) -> Response:
+        return api_json(pages.article_page(store, article_id))
 
-    @app.get("/api/stories/{story_id}", tags=["stories"], responses=errors(400, 404))
-    def api_story(story_id: Id, page: PageNo = 1) -> Json:
+    @app.get("/api/stories/{story_id}", tags=["stories"], response_model=schemas.StoryPage,
+             responses=errors(400, 404))
+    def api_story(story_id: Id, page: PageNo = 1) -> Response:
         """A story with its timeline of reports (a page at a time) and its opinion and analysis pieces. A story
         merged into another answers 301, its Location that story."""
-        return pages.story_page(store, story_id, page)
+        return api_json(pages.story_page(store, story_id, page))
 
-    @app.get("/api/sources", tags=["sources"], responses=errors(400, 404))
-    def api_sources(page: PageNo = 1) -> Json:
-        return pages.sources_page(store, page)
+    @app.get("/api/sources", tags=["sources"], response_model=schemas.SourcesPage, responses=errors(400, 404))
+    def api_sources(page: PageNo = 1) -> Response:
+        return api_json(pages.sources_page(store, page))
 
-    @app.get("/api/sources/{source_id}", tags=["sources"], responses=errors(400, 404))
-    def api_source(source_id: Id, page: PageNo = 1) -> Json:
-        return pages.source_page(store, source_id, page)
+    @app.get("/api/sources/{source_id}", tags=["sources"], response_model=schemas.SourcePage,
+             responses=errors(400, 404))
+    def api_source(source_id: Id, page: PageNo = 1) -> Response:
+        return api_json(pages.source_page(store, source_id, page))
 
-    @app.get("/api/search", tags=["articles"], responses=errors(400, 404))
-    def api_search(q: SearchQ = "", page: PageNo = 1) -> Json:
-        return pages.search_page(store, q, page)
+    @app.get("/api/search", tags=["articles"], response_model=schemas.SearchPage, responses=errors(400, 404))
+    def api_search(q: SearchQ = "", page: PageNo = 1) -> Response:
+        """Full-text search, a page at a time; an empty `q` matches nothing."""
+        return api_json(pages.search_page(store, q, page))
 
     # -- contract endpoints ------------------------------------------------------------------------------
-    @app.get("/api/similar", tags=["contract"], responses=errors(400, 404))
-    def api_similar(url: Annotated[str, Query(min_length=1, max_length=4000,
+    @app.get("/api/similar", tags=["contract"], response_model=schemas.SimilarNews, responses=errors(400, 404))
+    def api_similar(url: Annotated[str, Query(min_length=1, max_length=4000, description="the article's URL, as "
+                                              "stored or as people paste it (tracking parameters, fragment, "
+                                              "scheme and case aside)",
                                               examples=["https://news.example.org/2024/05/harbour-bridge"])],
-                    limit: Annotated[int, Query(ge=1)] = pages.API_SIMILAR_DEFAULT) -> Json:
-        """Similar News of the article at `url` from other outlets, best first (limit capped at 100)."""
-        return pages.api_similar(store, url, limit)
+                    limit: Annotated[int, Query(ge=1, description="the most items (capped at 100)")]
+                    = pages.API_SIMILAR_DEFAULT) -> Response:
+        """Similar News of the article at `url` from other outlets, best first."""
+        return api_json(pages.api_similar(store, url, limit))
 
-    @app.get("/api/stories", tags=["contract"], responses=errors(400, 404))
-    def api_stories(limit: Annotated[int, Query(ge=1)] = pages.API_STORIES_DEFAULT, page: PageNo = 1) -> Json:
-        """Recent stories with their articles, `limit` to a page (capped at 100000); each article is in one
-        story."""
-        return pages.api_stories(store, limit, page)
+    @app.get("/api/stories", tags=["contract"], response_model=schemas.Stories, responses=errors(400, 404))
+    def api_stories(limit: Annotated[int, Query(ge=1, description="the most stories to a page (capped at 100000)")]
+                    = pages.API_STORIES_DEFAULT, page: PageNo = 1) -> Response:
+        """Recent stories with their articles, `limit` to a page; each article is in one story."""
+        return api_json(pages.api_stories(store, limit, page))
 
     return app
 

@@ -1,10 +1,12 @@
 """The JSON API's contract as /openapi.json states it, and the HTTP methods every address answers.
 
 Every status a route can answer is declared with ``responses=errors(...)``; errors share one body,
-``{"error": "..."}``. Bad input is 400 (see ``app.install_error_handlers``), so FastAPI's own 422 entries are
-taken out of the document. The import routes read their raw body and say so here. ``Methods`` answers OPTIONS with
-the methods a path allows, answers HEAD as GET without the body, and lists every method of the path in a 405's
-``Allow`` (Starlette names only the first route that matched the path).
+``{"error": "..."}`` (``schemas.ErrorBody``), and each route's ``response_model`` in ``schemas`` describes its
+answer. Operations are named after their route functions (``operation_id``). Bad input is 400 (see
+``app.install_error_handlers``), so FastAPI's own 422 entries are taken out of the document. The import routes
+read their raw body and say so here. ``Methods`` answers OPTIONS with the methods a path allows, answers HEAD as
+GET without the body, and lists every method of the path in a 405's ``Allow`` (Starlette names only the first
+route that matched the path).
 """
 
 from __future__ import annotations
@@ -14,17 +16,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI
-from pydantic import BaseModel, Field
+from fastapi.routing import APIRoute
 from starlette.datastructures import MutableHeaders
 from starlette.routing import BaseRoute, Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
-class ErrorBody(BaseModel):
-    """What every refusal under /api/ carries."""
-
-    error: str = Field(description="what went wrong, in words for a person")
-
+from tidings.web.schemas import ArticleLine, ErrorBody
 
 _ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
     400: ("The request cannot be used: a parameter or body field out of range or missing, a body that is not "
@@ -57,12 +54,18 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 ADMIN_ERRORS = errors(401, 403, 429)  # every write route: the bearer token is checked before anything else
 
 
-def raw_body(description: str, media_types: Iterable[str], example: str, *, required: bool) -> dict[str, Any]:
+def raw_body(description: str, media_types: Iterable[str], example: str, *, required: bool,
+             item_schema: str | None = None) -> dict[str, Any]:
     """``openapi_extra`` for a route that reads its body itself: the bytes of a document (``format: binary``, so a
     client sends them as they are rather than wrapping them in XML), under these media types. The example goes
-    with the last, a text/ type, which every client knows how to send."""
+    with the last, a text/ type, which every client knows how to send. ``item_schema`` names the component each
+    line of a JSON Lines body follows, as ``x-itemSchema`` (OpenAPI 3.2 calls it ``itemSchema``)."""
     types = list(media_types)
-    content: dict[str, Any] = {media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in types}
+    content: dict[str, Any] = {}
+    for media_type in types:
+        content[media_type] = {"schema": {"type": "string", "format": "binary"}}
+        if item_schema:
+            content[media_type]["x-itemSchema"] = {"$ref": f"#/components/schemas/{item_schema}"}
     content[types[-1]]["example"] = example
     return {"requestBody": {"required": required, "description": description, "content": content}}
 
@@ -74,17 +77,27 @@ OPML_EXAMPLE = ('<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0"><he
 JSONL_EXAMPLE = ('{"url": "https://news.example.org/2024/05/harbour-bridge", "title": "Harbour bridge reopens", '
                  '"source": "Example News", "published": "2024-05-01T08:00:00Z", "section": "World", '
                  '"text": "The harbour bridge reopened on Monday after six weeks of repairs."}\n')
-OPML_BODY = raw_body("An OPML document; every outline with an `xmlUrl` becomes a source, its category the "
-                     "section. A document with no feeds is refused (400).",
+OPML_BODY = raw_body("An OPML document. Every `outline` with an `xmlUrl` (an http(s) feed URL) becomes a source: "
+                     "its name from `title` or `text` (else the feed's host), its site from `htmlUrl`, its section "
+                     "the `title` or `text` of the folder outline around it (else its own `category`). A feed that "
+                     "is already a source is counted in `existing`. A document with no feeds is refused (400).",
                      ("application/xml", "text/xml", "text/x-opml"), OPML_EXAMPLE, required=True)
-JSONL_BODY = raw_body("JSON Lines: one article a line, an object with `url`, `title` and `source` (optional: "
-                      "`text`, `summary`, `published`, `language`, `section`). Lines that cannot be read are "
-                      "skipped and reported; an empty body imports nothing.",
-                      ("application/x-ndjson", "application/jsonl", "text/plain"), JSONL_EXAMPLE, required=False)
+JSONL_BODY = raw_body("JSON Lines: one article a line, an `ArticleLine` object (`url`, `title` and `source`; "
+                      "optional: `text`, `summary`, `published`, `language`, `section`). Lines that cannot be read "
+                      "are skipped and reported by number; an empty body imports nothing.",
+                      ("application/x-ndjson", "application/jsonl", "text/plain"), JSONL_EXAMPLE, required=False,
+                      item_schema=ArticleLine.__name__)
+
+
+def operation_id(route: APIRoute) -> str:
+    """An operation's id in the document: its route function's name (``api_similar``), which generated clients
+    use for their function names."""
+    return route.name
 
 
 def install_openapi(app: FastAPI) -> None:
-    """Take FastAPI's 422 entries out of /openapi.json: Tidings answers bad input with 400, as declared."""
+    """Take FastAPI's 422 entries out of /openapi.json (Tidings answers bad input with 400, as declared) and add
+    the schema of a JSON Lines import's line, which no route's parameters name."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -95,9 +108,10 @@ def install_openapi(app: FastAPI) -> None:
             for operation in path_item.values():
                 if isinstance(operation, dict):
                     operation.get("responses", {}).pop("422", None)
-        components = schema.get("components", {}).get("schemas", {})
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)
+        components[ArticleLine.__name__] = ArticleLine.model_json_schema()  # see JSONL_BODY
         app.openapi_schema = schema
         return schema
 
