@@ -302,13 +302,16 @@ def test_paging_is_documented(client: TestClient) -> None:
             assert "404" in operation["responses"], "a page past the last"
             answer = schema_of(doc, operation["responses"]["200"]["content"]["application/json"]["schema"])
             assert answer["properties"]["pagination"] == {"$ref": "#/components/schemas/Pagination"}, path
-    assert {"/api/latest", "/api/sections/{name}", "/api/sources/{source_id}", "/api/search"} <= paged
+    assert {"/api/latest", "/api/sections/{name}", "/api/sources/{source_id}", "/api/search", "/api/sources",
+            "/api/stories", "/api/stories/{story_id}"} <= paged
     pagination = doc["components"]["schemas"]["Pagination"]
-    assert set(pagination["required"]) == set(pagination["properties"]) == {"page", "per_page", "prev_page",
-                                                                           "next_page"}
+    assert set(pagination["required"]) == {"page", "per_page", "prev_page", "next_page"}
+    assert set(pagination["properties"]) == set(pagination["required"]) | {"total", "pages"}  # where counted
     assert all(field.get("description") for field in pagination["properties"].values())
     latest = client.get("/api/latest").json()["pagination"]
     assert latest == {"page": 1, "per_page": 30, "prev_page": None, "next_page": None}
+    counted = client.get("/api/sources").json()
+    assert counted["pagination"]["total"] == len(counted["sources"]) and counted["pagination"]["pages"] == 1
 
 
 def test_a_json_lines_body_is_what_article_line_documents(client: TestClient) -> None:
