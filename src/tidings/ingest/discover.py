@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from lxml import etree
 from lxml import html as lxml_html
+
+from tidings.ingest.normalize import absolute_http_url
 
 _FEED_TYPES = frozenset(
     {"application/rss+xml", "application/atom+xml", "application/feed+json", "application/json"}
@@ -30,15 +32,7 @@ def _parse(html: bytes | str) -> lxml_html.HtmlElement | None:
 
 def _absolute(href: str | None, base: str) -> str:
     """``href`` made absolute against ``base``; "" when it is not an http(s) URL."""
-    href = (href or "").strip()
-    if not href:
-        return ""
-    try:
-        url = urljoin(base, href)
-        parts = urlsplit(url)
-    except ValueError:
-        return ""
-    return url if parts.scheme in ("http", "https") and parts.netloc else ""
+    return absolute_http_url(href, base)
 
 
 def _base_of(root: lxml_html.HtmlElement, page_url: str) -> str:
