@@ -316,3 +316,16 @@ def test_pages_and_their_api_carry_tidings_own_picture_addresses(store: Store) -
     assert len(icons) == 2 and all(i.get("alt") == "" and i.get("loading") == "lazy" for i in icons + thumbs)
     assert all(i.get("width") and i.get("height") for i in icons + thumbs)
     assert {i.getnext().text for i in icons} == {"Daily Planet", "Plain Post"}  # beside the outlet's name
+
+
+def test_a_bug_while_making_a_picture_costs_only_that_picture(store: Store, news_server: NewsServer,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(data: bytes, widths: object = ()) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("tidings.web.pictures.thumbnails", broken)
+    aid = add_article(store, 1, news_server.add("/p.png", picture(50, 50), "image/png"))
+    with TestClient(create_app(store, SECRET), raise_server_exceptions=False) as c:
+        assert [c.get(f"/image/{aid}?w=320").status_code for _ in range(2)] == [404, 404]
+        assert c.get("/").status_code == 200
+    assert news_server.hits("/p.png") == 1

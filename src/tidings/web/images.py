@@ -24,6 +24,7 @@ site's page is read again only weekly (daily when it had none).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -53,6 +54,7 @@ __all__ = ["IMAGE_WIDTHS", "MAX_IMAGE_BYTES", "Image", "ImageProxy", "close_imag
            "sniff_image"]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_ICON_BYTES = 512 * 1024
@@ -242,7 +244,11 @@ class ImageProxy:
 
     async def _settle(self, key: str, load: Callable[[], Awaitable[T | None]]) -> T | None:
         try:
-            found = await load()
+            try:
+                found = await load()
+            except Exception:  # a bug must cost this picture, never the reader's page
+                log.exception("picture %r could not be made", key.split("\x1f", 1)[-1])
+                found = None
             if found is None:
                 self._remember_failure(key)
             else:
