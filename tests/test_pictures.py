@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image as PILImage
 
-from newsserver import NewsServer, blank_png, doc, picture, png_claiming
+from newsserver import FEED_TYPE, NewsServer, blank_png, doc, picture, png_claiming, refresh, rss
 from tidings.ingest.discover import favicon_url, find_icon_links
 from tidings.models import ArticleIn
 from tidings.storage.sqlite import SQLiteStore
@@ -84,6 +84,18 @@ def test_a_decompression_bomb_is_refused_by_its_pixel_count() -> None:
     assert thumbnails(bomb) is None and icon(bomb) is None
     made = thumbnails(budget, (320,))  # the same picture within the budget decodes
     assert made is not None and size_of(made[320]) == (320, 320)
+
+
+def test_a_polled_article_takes_its_picture_from_its_page_when_the_feed_has_none(store: Store,
+                                                                                 news_server: NewsServer) -> None:
+    body = "<p>" + "The harbour wall will be rebuilt over three years, the council said on Monday. " * 10 + "</p>"
+    page = news_server.add("/news/wall", f'<html><head><title>Wall</title><meta property="og:image" '
+                                         f'content="/pics/wall.jpg"></head><body><article>{body}</article></body></html>')
+    feed = news_server.add("/feed", rss([("g1", page, "Harbour wall to be rebuilt")]), FEED_TYPE)
+    source_id, _ = store.add_source(feed, "Gazette", fulltext="always")
+    assert refresh(store, source_id).new == 1
+    [row] = store.latest_articles(source_id=source_id)
+    assert row["image_url"] == news_server.url("/pics/wall.jpg")
 
 
 # -- the disk cache ---------------------------------------------------------------------------------------
