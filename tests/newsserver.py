@@ -143,6 +143,50 @@ def refresh(store: Store, source_id: int, settings: FetchSettings | None = None,
     return asyncio.run(run())
 
 
+# --- pictures for tests -----------------------------------------------------------------------------------
+
+
+def picture(width: int, height: int, kind: str = "PNG", *, noise: int | None = None, **save: Any) -> bytes:
+    """A picture made with Pillow in ``kind`` (PNG, JPEG, GIF, WEBP, ICO...), ``save`` passed to Pillow
+    (exif=..., sizes=[...]): a gradient, or with ``noise`` (a seed) grey noise, which no encoder makes small."""
+    import io
+    import random
+
+    from PIL import Image
+
+    if noise is None:
+        im = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    else:
+        im = Image.frombytes("L", (width, height), random.Random(noise).randbytes(width * height)).convert("RGB")
+    out = io.BytesIO()
+    im.save(out, kind, **save)
+    return out.getvalue()
+
+
+def blank_png(width: int, height: int) -> bytes:
+    """A real, decodable one-bit PNG of ``width`` x ``height``: a few kilobytes however many pixels (a
+    decompression bomb when they are many)."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("1", (width, height)).save(out, "PNG")
+    return out.getvalue()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` pixels (a decompression bomb's first bytes)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 1024)) + chunk(b"IEND", b""))
+
+
 # --- stores and pages for tests ---------------------------------------------------------------------------
 
 

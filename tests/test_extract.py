@@ -70,6 +70,24 @@ def test_fixture_page_metadata(article: ExtractedPage) -> None:
     )
 
 
+def page_with(head: str) -> bytes:
+    body = "<p>" + "The council met on Tuesday to discuss the new harbour wall and its cost. " * 8 + "</p>"
+    return f"<html><head><title>Harbour</title>{head}</head><body><article>{body}</article></body></html>".encode()
+
+
+@pytest.mark.parametrize(("head", "picture"), [
+    ('<meta property="og:image" content="/img/og.jpg">', "https://paper.example/img/og.jpg"),
+    ('<meta name="twitter:image" content="https://cdn.example/tw.png">', "https://cdn.example/tw.png"),
+    ('<meta property="og:image" content="data:image/png;base64,AAAA">'
+     '<meta name="twitter:image:src" content="//cdn.example/tw2.png">', "https://cdn.example/tw2.png"),
+    ('<link rel="image_src" href="pics/lead.webp">', "https://paper.example/news/pics/lead.webp"),
+    ('<meta property="og:image" content="javascript:alert(1)">', ""),
+    ("", ""),
+])
+def test_page_picture(head: str, picture: str) -> None:
+    assert extract_page(page_with(head), "https://paper.example/news/harbour").image_url == picture
+
+
 def test_meta_charset_is_honoured() -> None:
     page = (PAGES / "article.html").read_text(encoding="utf-8")
     page = page.replace('charset="utf-8"', 'charset="windows-1251"').replace(

@@ -192,6 +192,42 @@ def test_rss_2_details() -> None:
     )  # not the pixel
 
 
+MEDIA = 'xmlns:media="http://search.yahoo.com/mrss/"'
+
+
+@pytest.mark.parametrize(("markup", "picture"), [
+    ('<media:content url="https://img.example/a.jpg" medium="image"/>', "https://img.example/a.jpg"),
+    ('<media:content url="https://img.example/b.png" type="image/png"/>', "https://img.example/b.png"),
+    ('<media:content url="https://img.example/clip.mp4" type="video/mp4"/>'
+     '<media:thumbnail url="https://img.example/still.jpg"/>', "https://img.example/still.jpg"),
+    ('<media:group><media:content url="https://img.example/small.jpg" medium="image" width="120"/>'
+     '<media:content url="https://img.example/big.jpg" medium="image" width="1200"/></media:group>',
+     "https://img.example/big.jpg"),
+    ('<media:thumbnail url="/thumbs/c.jpg"/>', "https://paper.example/thumbs/c.jpg"),  # relative: resolved
+    ('<enclosure url="https://img.example/d.webp" type="image/webp" length="10"/>', "https://img.example/d.webp"),
+    ('<enclosure url="https://img.example/e.mp3" type="audio/mpeg" length="10"/>'
+     '<description>&lt;img src="https://img.example/f.gif"&gt; Text.</description>', "https://img.example/f.gif"),
+    ('<media:content url="data:image/png;base64,AAAA" medium="image"/>'
+     '<media:thumbnail url="https://img.example/g.jpg"/>', "https://img.example/g.jpg"),  # data: passed over
+    ('<media:content url="javascript:alert(1)" medium="image"/>', ""),
+    ('<enclosure url="https://img.example/h.mp3" type="audio/mpeg" length="1"/>', ""),
+])
+def test_each_kind_of_feed_picture(markup: str, picture: str) -> None:
+    doc = (f'<rss version="2.0" {MEDIA}><channel><title>T</title><item><title>Headline</title>'
+           f"<link>https://paper.example/news/1</link>{markup}</item></channel></rss>").encode()
+    parsed = parse_feed(doc, url="https://paper.example/rss")
+    assert parsed.error is None and parsed.entries[0].image_url == picture
+
+
+def test_json_feed_picture_is_absolute_http() -> None:
+    doc = {"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": [
+        {"id": "1", "url": "https://paper.example/a", "title": "A", "image": "/pics/a.jpg"},
+        {"id": "2", "url": "https://paper.example/b", "title": "B", "image": "data:image/png;base64,AA",
+         "attachments": [{"url": "https://img.example/b.png", "mime_type": "image/png"}]}]}
+    entries = parse_feed(json.dumps(doc).encode(), url="https://paper.example/feed.json").entries
+    assert [e.image_url for e in entries] == ["https://paper.example/pics/a.jpg", "https://img.example/b.png"]
+
+
 def test_guid_falls_back_to_the_link() -> None:
     doc = b"""<rss version="2.0"><channel><title>T</title>
       <item><title>Same title</title><link>https://x.example/1</link></item></channel></rss>"""

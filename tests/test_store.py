@@ -56,3 +56,19 @@ def test_sections_of_many_keeps_each_articles_filing_order(store: Store) -> None
                     ids[1]: ["United States", "Politics"], 999: []}
     assert all(many[i] == store.sections_of(i) for i in ids)
     assert store.sections_of_many([]) == {}
+
+
+def test_where_a_source_icon_was_found_is_kept_and_goes_with_the_source(store: Store) -> None:
+    src, _ = store.add_source("https://x.example/feed", "X")
+    assert store.source_icon(src) is None and store.source_article_url(src) == ""
+    store.save_source_icon(src, "https://x.example/", "https://x.example/icon.png", "2025-01-01T00:00:00Z")
+    store.save_source_icon(src, "https://x.example/", "", "2025-01-02T00:00:00Z")  # looked again: none usable
+    assert store.source_icon(src) == {"site_url": "https://x.example/", "icon_url": "",
+                                      "checked_at": "2025-01-02T00:00:00Z"}
+    store.insert_article(ArticleIn(url="https://x.example/a", title="A", source_id=src), "h")
+    store.insert_article(ArticleIn(url="https://x.example/b", title="B", source_id=src), "h")
+    assert store.source_article_url(src) == "https://x.example/b"
+    store.save_source_icon(999, "https://y.example/", "", "2025-01-01T00:00:00Z")  # no such source: nothing
+    assert store.source_icon(999) is None
+    store.remove_source(src)
+    assert store.source_icon(src) is None

@@ -247,7 +247,8 @@ def test_article_page_layout(client: TestClient, world: World) -> None:
     byline = texts(tree, "//p[contains(@class,'byline')]")[0]
     assert "Daily Planet" in byline and "By Lois Lane" in byline and "19 Jun 2023, 10:00 UTC" in byline
     assert texts(tree, "//div[@class='article-body']/p") == [p for p in LEAD_TEXT.split("\n") if p]
-    assert tree.xpath("//figure//img/@src") == [f"/image/{world.ids['lead']}"]  # served by Tidings itself
+    assert tree.xpath("//figure//img/@src") == [f"/image/{world.ids['lead']}?w=960"]  # served by Tidings itself
+    assert tree.xpath("//p[contains(@class,'byline')]/img/@src") == [f"/icon/{world.sources['Daily Planet']}"]
     assert tree.xpath("//p[@class='original']/a/@href") == [world.urls["lead"]]
     line = tree.xpath("//p[@class='section-line']/a")[0]
     assert line.text == "United States Latest News, United States Headlines"

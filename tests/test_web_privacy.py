@@ -280,14 +280,15 @@ def test_pictures_are_served_by_tidings_and_checked(store: Store, news_server: N
         page = c.get(f"/article/{pictures['png']}")
         assert page.headers["content-security-policy"].split("; ")[1] == "img-src 'self'"
         sources = lxml.html.fromstring(page.text).xpath("//img/@src")
-        assert sources == [f"/image/{pictures['png']}"] and news_server.base not in page.text
-        for _ in range(2):
-            r = c.get(f"/image/{pictures['png']}", params={"url": "http://169.254.169.254/"})  # no URL is taken
-            assert r.status_code == 200 and r.content == png()
-            assert r.headers["content-type"] == "image/png"
+        source_id = store.import_source("Daily Planet")
+        assert sources == [f"/icon/{source_id}", f"/image/{pictures['png']}?w=960"]
+        assert news_server.base not in page.text
+        for width in ("320", "960", "320"):
+            r = c.get(f"/image/{pictures['png']}", params={"w": width, "url": "http://169.254.169.254/"})  # no URL
+            assert r.status_code == 200 and r.headers["content-type"] == sniff_image(r.content) == "image/webp"
             assert r.headers["x-content-type-options"] == "nosniff"
             assert "max-age" in r.headers["cache-control"]
-        assert news_server.hits("/pic.png") == 1  # kept after the first fetch
+        assert news_server.hits("/pic.png") == 1  # one fetch made every width, kept after it
         _, _, sent = next(req for req in news_server.requests if req[1] == "/pic.png")
         assert "Cookie" not in sent and "Referer" not in sent and sent["User-Agent"].startswith("Tidings/")
         for name in ("svg", "html", "huge", "missing"):

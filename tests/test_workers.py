@@ -325,6 +325,8 @@ def test_migrate_copies_an_sqlite_archive_into_postgresql_losing_no_link_or_stor
     stories = [s["id"] for s in old.recent_stories(limit=100)]
     merged = old.create_story("merged since")
     old.move_story(merged, stories[0])  # a merged story: its old address redirects
+    outlet = old.import_source("Outlet 1")
+    old.save_source_icon(outlet, "https://o1.example/", "https://o1.example/icon.png", "2025-03-03T10:00:00Z")
     target = postgres.new_database(empty=True)
 
     done = tidings(str(archive), "migrate", target)
@@ -340,6 +342,7 @@ def test_migrate_copies_an_sqlite_archive_into_postgresql_losing_no_link_or_stor
         assert [(s["id"], s["relation"], round(s["score"], 6)) for s in new.similar_to(i, limit=50)] == [
             (s["id"], s["relation"], round(s["score"], 6)) for s in old.similar_to(i, limit=50)]
     assert new.story_redirect(merged) == old.story_redirect(merged) == stories[0]
+    assert new.source_icon(outlet) == old.source_icon(outlet) is not None
     assert new.search_count("council") == old.search_count("council") == 60
     fresh = new.create_story("after the copy")  # new ids follow on from the copied ones
     assert fresh > merged

@@ -59,6 +59,13 @@ def index_path(db: str | Path, model: str) -> Path | None:
     return folder / f"{database_slug(db)}.{slug}.usearch"  # each database has its own index files
 
 
+def picture_cache_path(db: str | Path) -> Path | None:
+    """The folder of the pictures Tidings serves (article thumbnails, source icons) in the data folder, one per
+    database; None for a database in memory."""
+    folder = data_dir(db)
+    return None if folder is None else folder / f"{database_slug(db)}.pictures"
+
+
 def database_slug(db: str | Path) -> str:
     """A file-name-safe name for one database: its file name, or a server database's host, port and name."""
     text = str(db)

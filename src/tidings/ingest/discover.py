@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from lxml import etree
 from lxml import html as lxml_html
+
+from tidings.ingest.normalize import absolute_http_url
 
 _FEED_TYPES = frozenset(
     {"application/rss+xml", "application/atom+xml", "application/feed+json", "application/json"}
@@ -30,15 +32,7 @@ def _parse(html: bytes | str) -> lxml_html.HtmlElement | None:
 
 def _absolute(href: str | None, base: str) -> str:
     """``href`` made absolute against ``base``; "" when it is not an http(s) URL."""
-    href = (href or "").strip()
-    if not href:
-        return ""
-    try:
-        url = urljoin(base, href)
-        parts = urlsplit(url)
-    except ValueError:
-        return ""
-    return url if parts.scheme in ("http", "https") and parts.netloc else ""
+    return absolute_http_url(href, base)
 
 
 def _base_of(root: lxml_html.HtmlElement, page_url: str) -> str:
@@ -97,3 +91,57 @@ def common_feed_paths(site_url: str) -> list[str]:
         return []
     origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
     return [origin + path for path in _GUESSED_PATHS]
+
+
+_ICON_RELS = ("icon", "apple-touch-icon", "apple-touch-icon-precomposed")
+_WANTED_ICON = 32  # pixels: the size Tidings shows an icon at (on a 2x screen)
+_TOUCH_ICON = 180  # what an apple-touch-icon without sizes is by convention
+
+
+def _icon_size(link: lxml_html.HtmlElement, rels: list[str]) -> int:
+    """The largest size a <link sizes> names (0: "any" or none given); apple-touch-icons default to 180."""
+    sizes = []
+    for token in (link.get("sizes") or "").lower().split():
+        w, _, h = token.partition("x")
+        if w.isdigit() and h.isdigit():
+            sizes.append(min(int(w), int(h)))
+    return max(sizes, default=_TOUCH_ICON if "icon" not in rels else 0)
+
+
+def _icon_rank(size: int, order: int) -> tuple[int, int, int]:
+    """Large enough and closest to the wanted size first, then icons of unknown size, then small ones."""
+    if size >= _WANTED_ICON:
+        return (0, size - _WANTED_ICON, order)
+    return (1, 0, order) if size == 0 else (2, _WANTED_ICON - size, order)
+
+
+def find_icon_links(html: bytes | str, base_url: str) -> list[str]:
+    """The site icons a page announces (<link rel="icon">, "shortcut icon", "apple-touch-icon"), best first for
+    a small square: the smallest at least 32 pixels, then those of unknown size, then smaller ones. SVG icons
+    (image/svg+xml, or a .svg path) are left out: Tidings never serves SVG it did not make."""
+    root = _parse(html)
+    if root is None:
+        return []
+    base = _base_of(root, base_url)
+    ranked: list[tuple[tuple[int, int, int], str]] = []
+    for order, link in enumerate(root.iter("link")):
+        rels = (link.get("rel") or "").lower().split()
+        url = _absolute(link.get("href"), base)
+        kind = (link.get("type") or "").split(";")[0].strip().lower()
+        if not url or not any(r in _ICON_RELS for r in rels):
+            continue
+        if kind == "image/svg+xml" or urlsplit(url).path.lower().endswith((".svg", ".svgz")):
+            continue
+        ranked.append((_icon_rank(_icon_size(link, rels), order), url))
+    return _unique([url for _, url in sorted(ranked)])
+
+
+def favicon_url(site_url: str) -> str:
+    """The conventional /favicon.ico at the root of ``site_url``'s host ("" for anything but http(s))."""
+    try:
+        parts = urlsplit((site_url or "").strip())
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return ""
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}/favicon.ico"

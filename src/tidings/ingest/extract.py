@@ -23,7 +23,7 @@ from urllib.parse import urljoin, urlsplit
 from pebble import ProcessExpired, ProcessFuture, ProcessPool
 
 from tidings.config import extract_memory_mb, extract_timeout
-from tidings.ingest.normalize import canonical_url, parse_datetime
+from tidings.ingest.normalize import absolute_http_url, canonical_url, parse_datetime
 from tidings.models import ExtractedPage
 
 T = TypeVar("T")
@@ -127,6 +127,19 @@ def _canonical(tree: Any, meta: dict[str, str], page_url: str) -> str:
     except ValueError:
         return ""
     return canonical_url(absolute) if absolute.lower().startswith(("http://", "https://")) else ""
+
+
+_IMAGE_KEYS = ("og:image:secure_url", "og:image", "og:image:url", "twitter:image", "twitter:image:src", "image",
+               "thumbnailurl")
+
+
+def _image(tree: Any, meta: dict[str, str], found: str, page_url: str) -> str:
+    """The page's picture as an absolute http(s) URL: trafilatura's pick (Open Graph, Twitter card, JSON-LD),
+    else the first of the page's own picture meta tags, else <link rel="image_src">; "" when none is usable."""
+    candidates = [found, *(meta.get(k, "") for k in _IMAGE_KEYS)]
+    candidates += [link.get("href") or "" for link in tree.iter("link")
+                   if "image_src" in (link.get("rel") or "").lower().split()]
+    return next((url for c in candidates if (url := absolute_http_url(c, page_url))), "")
 
 
 def _language(tree: Any, meta: dict[str, str]) -> str:
@@ -240,13 +253,12 @@ def extract_page(html: bytes | str, url: str = "") -> ExtractedPage:
             return ExtractedPage()
         meta = _meta_map(tree)
         text, doc = _extract(tree, url)
-        image = _field(doc, "image") or meta.get("og:image", "")
         return ExtractedPage(
             text=text,
             title=_field(doc, "title"),
             author=_authors(_field(doc, "author")),
             published=_published(meta, _field(doc, "date")),
-            image_url=urljoin(url, image) if url and image else image,
+            image_url=_image(tree, meta, _field(doc, "image"), url),
             language=_language(tree, meta),
             canonical_url=_canonical(tree, meta, url),
             site_name=_site_name(doc, url),

@@ -6,7 +6,7 @@ import dataclasses
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -15,7 +15,7 @@ import feedparser
 from lxml import etree
 from lxml import html as lxml_html
 
-from tidings.ingest.normalize import html_to_text, parse_datetime
+from tidings.ingest.normalize import absolute_http_url, html_to_text, parse_datetime
 from tidings.models import FeedEntry, ParsedFeed
 
 MAX_ENTRIES = 500
@@ -178,27 +178,36 @@ def _media_width(item: Mapping[str, Any]) -> int:
         return 0
 
 
-def _entry_image(entry: Mapping[str, Any], content_html: str, summary_html: str) -> str:
-    """media:content (widest picture), media:thumbnail, image enclosure, itunes:image, else a first <img>."""
-    pictures = [
-        m for m in entry.get("media_content") or []
-        if m.get("url")
-        and (m.get("medium") or "image") == "image"
-        and (m.get("type") or "image/").startswith("image/")
-    ]
-    if pictures:
-        return str(max(pictures, key=_media_width)["url"])
-    for thumb in entry.get("media_thumbnail") or []:
-        if thumb.get("url"):
-            return str(thumb["url"])
+def _is_picture(media: Mapping[str, Any]) -> bool:
+    """A media:content that names a picture: medium="image" or an image/* type (either may be left out)."""
+    medium = str(media.get("medium") or "image").lower()
+    kind = str(media.get("type") or "").lower()
+    return kind.startswith("image/") or (medium == "image" and not kind)
+
+
+def _entry_images(entry: Mapping[str, Any], content_html: str, summary_html: str) -> Iterator[str]:
+    """The pictures an entry names, best first: media:content (widest first), media:thumbnail (widest first),
+    image enclosures, itunes:image, then the first <img> of its content or summary."""
+    pictures = [m for m in entry.get("media_content") or [] if m.get("url") and _is_picture(m)]
+    for media in sorted(pictures, key=_media_width, reverse=True):
+        yield str(media["url"])
+    thumbs = [t for t in entry.get("media_thumbnail") or [] if t.get("url")]
+    for thumb in sorted(thumbs, key=_media_width, reverse=True):
+        yield str(thumb["url"])
     for link in entry.get("links") or []:
-        is_image = (link.get("type") or "").startswith("image/")
+        is_image = str(link.get("type") or "").lower().startswith("image/")
         if link.get("rel") == "enclosure" and is_image and link.get("href"):
-            return str(link["href"])
+            yield str(link["href"])
     image = entry.get("image")
     if isinstance(image, Mapping) and image.get("href"):
-        return str(image["href"])
-    return _first_img_src(content_html) or _first_img_src(summary_html)
+        yield str(image["href"])
+    yield _first_img_src(content_html) or _first_img_src(summary_html)
+
+
+def _entry_image(entry: Mapping[str, Any], content_html: str, summary_html: str, base: str) -> str:
+    """The entry's best picture as an absolute http(s) URL (a data: or javascript: one is passed over), or ""."""
+    return next((url for link in _entry_images(entry, content_html, summary_html)
+                 if (url := absolute_http_url(link, base))), "")
 
 
 def _text_of(detail: Mapping[str, Any] | None, value: str) -> str:
@@ -226,7 +235,7 @@ def _feedparser_entry(entry: Mapping[str, Any], base: str) -> FeedEntry | str:
     updated = _struct_to_datetime(entry.get("updated_parsed")) or parse_datetime(entry.get("updated"))
     names = (a.get("name") for a in entry.get("authors") or [])
     author = entry.get("author") or ", ".join(n for n in names if n)
-    image = _entry_image(entry, content_html, summary_html)
+    image = _entry_image(entry, content_html, summary_html, url)
     return FeedEntry(
         guid=_flat(entry.get("id")) or url,
         url=url,
@@ -236,7 +245,7 @@ def _feedparser_entry(entry: Mapping[str, Any], base: str) -> FeedEntry | str:
         author=_flat(html_to_text(author)),
         published=published or updated,
         updated=updated,
-        image_url=_resolve(image, url),
+        image_url=image,
         categories=_unique(t.get("term") or t.get("label") or "" for t in entry.get("tags") or []),
     )
 
@@ -283,14 +292,18 @@ def _json_authors(obj: Mapping[str, Any]) -> str:
     return ", ".join(_flat(n) for n in names if isinstance(n, str) and n.strip())
 
 
-def _json_image(item: Mapping[str, Any], content_html: str) -> str:
+def _json_images(item: Mapping[str, Any], content_html: str) -> Iterator[str]:
     for key in ("image", "banner_image"):
         if isinstance(item.get(key), str) and item[key].strip():
-            return str(item[key]).strip()
+            yield str(item[key])
     for attachment in item.get("attachments") or []:
         if isinstance(attachment, Mapping) and str(attachment.get("mime_type") or "").startswith("image/"):
-            return str(attachment.get("url") or "")
-    return _first_img_src(content_html)
+            yield str(attachment.get("url") or "")
+    yield _first_img_src(content_html)
+
+
+def _json_image(item: Mapping[str, Any], content_html: str, base: str) -> str:
+    return next((url for link in _json_images(item, content_html) if (url := absolute_http_url(link, base))), "")
 
 
 def _str(value: Any) -> str:
@@ -322,7 +335,7 @@ def _json_entry(item: Mapping[str, Any], base: str, feed_author: str) -> FeedEnt
         author=_json_authors(item) or feed_author,
         published=published or updated,
         updated=updated,
-        image_url=_resolve(_json_image(item, content_html), url),
+        image_url=_json_image(item, content_html, url),
         categories=_unique(t for t in (tags if isinstance(tags, list) else []) if isinstance(t, str)),
     )
 

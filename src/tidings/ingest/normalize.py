@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from lxml import etree
 from lxml import html as lxml_html
@@ -55,6 +55,20 @@ def canonical_url(url: str) -> str:
         return urlunsplit((scheme, netloc, parts.path or "/", "&".join(kept), ""))
     except ValueError:
         return raw
+
+
+def absolute_http_url(href: str | None, base: str = "") -> str:
+    """``href`` made absolute against ``base``; "" when the result is not an http(s) URL with a host (data:,
+    javascript:, a relative link with no base, garbage)."""
+    href = (href or "").strip()
+    if not href:
+        return ""
+    try:
+        url = urljoin(base, href) if base else href
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return url if parts.scheme.lower() in _DEFAULT_PORTS and parts.netloc else ""
 
 
 def url_variants(url: str) -> list[str]:

@@ -156,6 +156,16 @@ MIGRATIONS: list[str] = [
     """,
     # 3: the job queue's own tables and functions (Procrastinate's schema, as the installed version ships it).
     "QUEUE_SCHEMA",
+    # 5: SQLite's 15, where each source's icon was found. Pages show /icon/ID whatever it holds, so no change
+    # trigger: the page cache need not forget pages when it changes.
+    """
+    CREATE TABLE source_icons (
+        source_id BIGINT PRIMARY KEY REFERENCES sources (id) ON DELETE CASCADE,
+        site_url TEXT NOT NULL,
+        icon_url TEXT NOT NULL DEFAULT '',
+        checked_at TEXT COLLATE "C" NOT NULL
+    );
+    """,
 ]
 
 QUEUE_SCHEMA = "QUEUE_SCHEMA"  # a marker: the migration runs ``procrastinate``'s schema.sql

@@ -181,4 +181,14 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE similar RENAME TO links;
     """,
+    # 15: where each source's icon was found (the site page looked at, the icon's address, '' when none could be
+    # read, and when), so the site's page is not read again for every reader; the picture itself is on disk.
+    """
+    CREATE TABLE source_icons (
+        source_id INTEGER PRIMARY KEY REFERENCES sources (id) ON DELETE CASCADE,
+        site_url TEXT NOT NULL,
+        icon_url TEXT NOT NULL DEFAULT '',
+        checked_at TEXT NOT NULL
+    );
+    """,
 ]

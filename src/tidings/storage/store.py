@@ -56,6 +56,7 @@ TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "id", "title", "lead_article_id", "first_published_at", "last_published_at", "size", "outlets",
         "updated_at")),
     ("story_redirects", "from_id", ("from_id", "to_id")),
+    ("source_icons", "source_id", ("source_id", "site_url", "icon_url", "checked_at")),
 )
 
 
@@ -264,6 +265,25 @@ class Store(ABC):
             ids = [r["id"] for r in self._all("SELECT id FROM articles WHERE source_id = ?", (source_id,))]
             self._many("DELETE FROM articles WHERE id = ?", [(i,) for i in ids])
             self._run("DELETE FROM sources WHERE id = ?", (source_id,))
+
+    def source_icon(self, source_id: int) -> Row | None:
+        """Where the source's icon was last looked for: ``site_url``, ``icon_url`` ('' when none was usable) and
+        ``checked_at``; None when never."""
+        return self._one("SELECT site_url, icon_url, checked_at FROM source_icons WHERE source_id = ?", (source_id,))
+
+    def save_source_icon(self, source_id: int, site_url: str, icon_url: str, checked_at: str) -> None:
+        """Record where the source's icon was found (a source removed meanwhile is left alone)."""
+        with self.transaction():
+            self._run(
+                "INSERT INTO source_icons (source_id, site_url, icon_url, checked_at)"
+                " SELECT id, ?, ?, ? FROM sources WHERE id = ?"
+                " ON CONFLICT (source_id) DO UPDATE SET site_url = excluded.site_url, icon_url = excluded.icon_url,"
+                " checked_at = excluded.checked_at", (site_url, icon_url, checked_at, source_id))
+
+    def source_article_url(self, source_id: int) -> str:
+        """The address of the source's newest stored article ('' when none): where an imported source's site is."""
+        row = self._one("SELECT url FROM articles WHERE source_id = ? ORDER BY id DESC LIMIT 1", (source_id,))
+        return str(row["url"]) if row else ""
 
     def source_health(self) -> Row:
         """How the feeds fare: how many there are, how many have been polled, how many fail now."""

@@ -66,9 +66,19 @@ def article_path(article_id: int) -> str:
     return f"/article/{article_id}"
 
 
-def image_path(article_id: int) -> str:
-    """The article's picture as this site serves it (see web.images): readers' browsers never ask the outlet."""
-    return f"/image/{article_id}"
+THUMB_WIDTH = 320  # the picture of an article in a list; one of web.pictures.IMAGE_WIDTHS
+LEAD_WIDTH = 960  # the picture on the article's own page
+
+
+def image_path(article_id: int, width: int = THUMB_WIDTH) -> str:
+    """The article's picture as this site serves it, scaled (see web.images): readers' browsers never ask the
+    outlet."""
+    return f"/image/{article_id}?w={width}"
+
+
+def icon_path(source_id: int) -> str:
+    """The source's site icon as this site serves it (a letter badge when the site has none)."""
+    return f"/icon/{source_id}"
 
 
 def story_path(story_id: int) -> str:
@@ -222,6 +232,7 @@ def article_item(row: Row) -> Row:
         "snippet": lead_snippet(row.get("summary") or "", row.get("text") or ""),
         "image_url": http_url(row.get("image_url")),  # a picture is only ever fetched over http(s)
         "image": image_path(row["id"]) if http_url(row.get("image_url")) else None,  # same-origin, for pages
+        "icon": icon_path(row["source_id"]),
         "story_id": row.get("story_id"),
         "link": article_path(row["id"]),
     }
@@ -231,6 +242,7 @@ def article_detail(row: Row) -> Row:
     """The whole article, text included."""
     return {
         **article_item(row),
+        "image": image_path(row["id"], LEAD_WIDTH) if http_url(row.get("image_url")) else None,
         "author": row.get("author") or "",
         "fetched": row.get("fetched_at"),
         "updated": row.get("updated_at"),
@@ -384,6 +396,7 @@ def source_view(row: Row, *, public: bool = False) -> Row:
         "health": source_health(row),
         "skipped": skipped_items(row.get("last_skipped")),
         "link": source_path(row["id"]),
+        "icon": icon_path(row["id"]),
     }
 
 
@@ -611,7 +624,8 @@ def story_sources(members: list[Row]) -> list[Row]:
     sources: dict[int, Row] = {}
     for m in members:
         entry = sources.setdefault(m["source_id"], {"name": m["source"], "source_id": m["source_id"],
-                                                    "articles": 0, "link": source_path(m["source_id"])})
+                                                    "articles": 0, "link": source_path(m["source_id"]),
+                                                    "icon": icon_path(m["source_id"])})
         entry["articles"] += 1
     return list(sources.values())
 

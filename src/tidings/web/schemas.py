@@ -74,7 +74,9 @@ class ArticleItem(Schema):
     section: str = Field(description="its first section; '' when none")
     snippet: str = Field(description="one or two opening sentences")
     image_url: str = Field(description="the outlet's picture (http(s) only); '' when none")
-    image: str | None = Field(description="the picture as this site serves it; null when none")
+    image: str | None = Field(description="the picture as this site serves it (a thumbnail in lists, wider on"
+                              " the article page); null when none")
+    icon: str = Field(description="the source's icon as this site serves it")
     story_id: int | None
     link: str = Field(description="the article's page on this site")
 
@@ -205,6 +207,7 @@ class StorySource(Schema):
     source_id: int
     articles: int
     link: str
+    icon: str
 
 
 class StoryPage(Schema):
@@ -308,6 +311,7 @@ class Source(Schema):
     health: Literal["ok", "failing", "not polled yet", "imported"]
     skipped: dict[str, int] = Field(description="items the last poll left out, by reason")
     link: str
+    icon: str = Field(description="the source's icon as this site serves it")
 
 
 class SourcesPage(Schema):
