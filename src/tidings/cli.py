@@ -263,8 +263,8 @@ def serve_app(store: Store, sock: socket.socket, host: str, port: int, *, analys
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    store = _store(args, create=True)
     sock = _listen(args)
+    store = _store(args, create=True)
     print(f"Tidings on http://{args.host}:{args.port}/ (database {store.describe()})", flush=True)
     serve_app(store, sock, args.host, args.port)
     return 0
@@ -337,8 +337,8 @@ def _run_with_workers(args: argparse.Namespace, store: Store, sock: socket.socke
 def cmd_run(args: argparse.Namespace) -> int:
     from tidings.jobs import run_scheduler
 
-    store = _store(args, create=True)
     sock = _listen(args)
+    store = _store(args, create=True)
     logging.getLogger("tidings.passes").setLevel(logging.INFO)  # a line per poll pass, even without -v
     _first_run(store)
     if store.dialect == "postgresql":
