@@ -248,13 +248,14 @@ def _listen(args: argparse.Namespace) -> socket.socket:
 
 
 def serve_app(store: Store, sock: socket.socket, host: str, port: int, *, analyse: bool = True) -> None:
-    from tidings.config import ServerLimits, public_base_url
+    from tidings.config import ServerLimits, display_zone, public_base_url
     from tidings.web.app import create_app
     from tidings.web.auth import load_admin_secret
     from tidings.web.server import serve, trusted_networks
 
     limits = ServerLimits.from_env()
     trusted_networks(limits.trusted_proxies)  # a bad TIDINGS_TRUSTED_PROXIES stops here, before anything starts
+    display_zone()  # and so does a bad TIDINGS_TIMEZONE
     secret = load_admin_secret(store.target)
     print(f"Admin secret (to add and change sources at /admin): {secret.where}; "
           "`tidings admin-token` prints it", flush=True)
