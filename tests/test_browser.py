@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from newsserver import site
 from tidings.models import ArticleIn, Neighbour
 from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
@@ -77,24 +75,9 @@ def build_store(path: Path) -> tuple[Store, int, dict[str, str]]:
 
 @pytest.fixture()
 def server(tmp_path: Path) -> Iterator[tuple[str, int, dict[str, str]]]:
-    uvicorn = pytest.importorskip("uvicorn")
     store, lead, originals = build_store(tmp_path / "t.db")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(store), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}", lead, originals
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with site(create_app(store)) as base:
+        yield base, lead, originals
 
 
 def test_article_page_in_chromium(server: tuple[str, int, dict[str, str]]) -> None:

@@ -56,11 +56,11 @@ def moment(value: Any, machine: bool = False) -> dict[str, Any] | None:
     if dt is None:
         return None
     if not machine and date_only(dt):
-        return {"iso": f"{dt:%Y-%m-%d}", "text": f"{dt.day} {dt:%b %Y}", "title": f"{dt:%A} {dt.day} {dt:%B %Y}",
+        return {"iso": f"{dt:%Y-%m-%d}", "text": f"{dt.day} {dt:%b %Y}", "title": f"{dt:%A}, {dt.day} {dt:%B %Y}",
                 "date_only": True}
     local = dt.astimezone(shown_zone())
     return {"iso": iso(dt), "text": f"{local.day} {local:%b %Y, %H:%M %Z}",
-            "title": f"{local:%A} {local.day} {local:%B %Y, %H:%M:%S %Z}", "date_only": False}
+            "title": f"{local:%A}, {local.day} {local:%B %Y, %H:%M:%S %Z}", "date_only": False}
 
 
 def when(value: Any, machine: bool = False) -> str:
