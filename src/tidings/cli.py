@@ -67,8 +67,8 @@ def progress_bar() -> Iterator[Progress]:
 
 
 def _count_lines(path: str) -> int | None:
-    """Lines in a file, for the bar's total (None for standard input or a file that cannot be read twice)."""
-    if path == "-":
+    """Lines in a file, for the bar's total (None for standard input, a pipe or anything else read only once)."""
+    if path == "-" or not Path(path).is_file():
         return None
     try:
         with open(path, "rb") as fh:
