@@ -6,16 +6,23 @@ import argparse
 import asyncio
 import json
 import logging
+import socket
 import sys
 import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from tidings import __version__
 from tidings.config import database
 from tidings.errors import UserError
 from tidings.storage import Store, open_store
+
+if TYPE_CHECKING:
+    from tidings.progress import Progress
 
 log = logging.getLogger("tidings")
 
@@ -30,28 +37,72 @@ def _store(args: argparse.Namespace, *, create: bool = False) -> Store:
     return open_store(_db(args), create=create)
 
 
+STEPS = {"import": "lines read", "analyse": "articles analysed", "stories": "stories settled",
+         "poll": "sources polled", "sets": "evaluation sets"}
+
+
+@contextmanager
+def progress_bar() -> Iterator[Progress]:
+    """A progress bar on stderr, one row per step the work reports, when stderr is a terminal; else nothing at
+    all, so that logs and pipes get only the summary line. The bar is gone once the work ends."""
+    from tidings.progress import quiet
+
+    if not sys.stderr.isatty():
+        yield quiet
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bar
+
+    rows: dict[str, TaskID] = {}
+    with Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+             TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+
+        def show(step: str, done: int, total: int | None) -> None:
+            if step not in rows:
+                rows[step] = bar.add_task(STEPS.get(step, step), total=total)
+            bar.update(rows[step], completed=done, total=total)
+
+        yield show
+
+
+def _count_lines(path: str) -> int | None:
+    """Lines in a file, for the bar's total (None for standard input, a pipe or anything else read only once)."""
+    if path == "-" or not Path(path).is_file():
+        return None
+    try:
+        with open(path, "rb") as fh:
+            lines = ends = 0
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                lines += chunk.count(b"\n")
+                ends = chunk[-1]
+            return lines + (ends not in (0, 10))  # a last line without a newline counts too
+    except OSError:
+        return None
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from tidings.ingest.pipeline import bounded_lines, describe_tally, report_progress
     from tidings.usecases import analyse_pending, import_articles
 
-    store = _store(args, create=True)
-    if args.progress:
-        report_progress(sys.stdout)
     try:
         fh = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8", errors="replace")  # noqa: SIM115
     except OSError as exc:
         raise UserError(f"cannot read {args.file}: {exc.strerror}") from None
-    with fh:
-        report = import_articles(store, bounded_lines(fh))
+    store = _store(args, create=True)
+    if args.progress:
+        report_progress(sys.stdout)
+    with fh, progress_bar() as progress:
+        total = _count_lines(args.file) if sys.stderr.isatty() else None
+        report = import_articles(store, bounded_lines(fh), total=total, progress=progress)
+        # the backlog too: a run stopped during analysis leaves stored articles waiting
+        waiting = report.imported or report.updated or store.backlog(1)
+        analysed = analyse_pending(store, progress=progress) if waiting else 0
     for number, message in report.errors:
         print(f"line {number}: skipped: {message}", file=sys.stderr)
-    # the backlog too: a run stopped during analysis leaves stored articles waiting
-    waiting = report.imported or report.updated or store.backlog(1)
-    analysed = analyse_pending(store) if waiting else 0
+    changed = f"; stored with changes: {describe_tally(report.adjusted)}" if report.adjusted else ""
     print(f"imported {report.imported}, updated {report.updated}, unchanged {report.unchanged}, "
-          f"skipped {len(report.errors)} bad line(s); analysed {analysed}")
-    if report.adjusted:
-        print(f"stored with changes: {describe_tally(report.adjusted)}")
+          f"skipped {len(report.errors)} bad line(s); analysed {analysed}{changed}")
     return 0 if (report.imported or report.updated or report.unchanged) else 1
 
 
@@ -62,13 +113,14 @@ def cmd_poll(args: argparse.Namespace) -> int:
     store = _store(args, create=True)
     if args.progress:
         report_progress(sys.stdout)
-    report = poll(store, include_all=args.all)
+    with progress_bar() as progress:
+        report = poll(store, include_all=args.all, progress=progress)
     for source_id, error in report.failed:
         print(f"source {source_id}: {error}", file=sys.stderr)
+    changed = f"; stored with changes: {describe_tally(report.adjusted)}" if report.adjusted else ""
     print(f"polled {report.sources} source(s): {report.new} new, {report.updated} updated, "
-          f"{len(report.failed)} failed, items skipped {describe_tally(report.skipped)}; analysed {report.analysed}")
-    if report.adjusted:
-        print(f"stored with changes: {describe_tally(report.adjusted)}")
+          f"{len(report.failed)} failed, items skipped {describe_tally(report.skipped)}; "
+          f"analysed {report.analysed}{changed}")
     return 0
 
 
@@ -140,7 +192,10 @@ def cmd_sources_remove(args: argparse.Namespace) -> int:
 def cmd_analyse(args: argparse.Namespace) -> int:
     from tidings.usecases import analyse_pending
 
-    print(f"analysed {analyse_pending(_store(args))} article(s)")
+    store = _store(args)
+    with progress_bar() as progress:
+        analysed = analyse_pending(store, progress=progress)
+    print(f"analysed {analysed} article(s)")
     return 0
 
 
@@ -174,34 +229,45 @@ def cmd_eval(args: argparse.Namespace) -> int:
     unknown = set(only) - set(SETS)
     if unknown:
         raise UserError(f"unknown evaluation set(s): {', '.join(sorted(unknown))}; choose from {', '.join(SETS)}")
-    figures = run_eval(root, only=only, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    start = time.perf_counter()
+    with progress_bar() as progress:
+        figures = run_eval(root, only=only, progress=progress)
     print(format_table(figures, markdown=args.markdown))
     below = [f for f in figures if not f.ok]
-    if below and args.check:
-        print(f"{len(below)} figure(s) below their floor", file=sys.stderr)
-        return 1
-    return 0
+    # stdout is the table (for a file or a pull request); the summary goes beside it
+    print(f"evaluated {len(only)} set(s) in {time.perf_counter() - start:.1f} s: {len(figures)} figure(s), "
+          f"{len(below)} below their floor", file=sys.stderr)
+    return 1 if below and args.check else 0
 
 
-def serve_app(store: Store, host: str, port: int, *, analyse: bool = True) -> None:
-    from tidings.config import ServerLimits, public_base_url
+def _listen(args: argparse.Namespace) -> socket.socket:
+    """The site's socket, bound before anything starts: an address in use is one line, and nothing ran."""
+    from tidings.web.server import listen
+
+    return listen(args.host, args.port)
+
+
+def serve_app(store: Store, sock: socket.socket, host: str, port: int, *, analyse: bool = True) -> None:
+    from tidings.config import ServerLimits, display_zone, public_base_url
     from tidings.web.app import create_app
     from tidings.web.auth import load_admin_secret
     from tidings.web.server import serve, trusted_networks
 
     limits = ServerLimits.from_env()
     trusted_networks(limits.trusted_proxies)  # a bad TIDINGS_TRUSTED_PROXIES stops here, before anything starts
+    display_zone()  # and so does a bad TIDINGS_TIMEZONE
     secret = load_admin_secret(store.target)
     print(f"Admin secret (to add and change sources at /admin): {secret.where}; "
           "`tidings admin-token` prints it", flush=True)
     app = create_app(store, secret.value, analyse=analyse, base_url=public_base_url(host, port))
-    serve(app, host, port, limits=limits)
+    serve(app, sock, limits=limits)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    sock = _listen(args)
     store = _store(args, create=True)
     print(f"Tidings on http://{args.host}:{args.port}/ (database {store.describe()})", flush=True)
-    serve_app(store, args.host, args.port)
+    serve_app(store, sock, args.host, args.port)
     return 0
 
 
@@ -252,7 +318,7 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
 
 
-def _run_with_workers(args: argparse.Namespace, store: Store) -> int:
+def _run_with_workers(args: argparse.Namespace, store: Store, sock: socket.socket) -> int:
     """On PostgreSQL: the site here, and one worker beside it in a process of its own (the web process loads no
     model); more workers join with `tidings worker` on any machine."""
     import subprocess
@@ -262,7 +328,7 @@ def _run_with_workers(args: argparse.Namespace, store: Store) -> int:
     print(f"Tidings on http://{args.host}:{args.port}/ with a worker (pid {worker.pid}) polling"
           f" {len(store.sources())} sources (database {store.describe()})", flush=True)
     try:
-        serve_app(store, args.host, args.port, analyse=False)
+        serve_app(store, sock, args.host, args.port, analyse=False)
     finally:
         worker.terminate()
         worker.wait()
@@ -272,11 +338,12 @@ def _run_with_workers(args: argparse.Namespace, store: Store) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from tidings.jobs import run_scheduler
 
+    sock = _listen(args)
     store = _store(args, create=True)
     logging.getLogger("tidings.passes").setLevel(logging.INFO)  # a line per poll pass, even without -v
     _first_run(store)
     if store.dialect == "postgresql":
-        return _run_with_workers(args, store)
+        return _run_with_workers(args, store, sock)
     stop = threading.Event()
     poller = threading.Thread(target=run_scheduler, args=(store, stop), kwargs={"tick": args.tick},
                               name="tidings-poller", daemon=True)
@@ -284,7 +351,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"Tidings on http://{args.host}:{args.port}/ polling {len(store.sources())} sources "
           f"(database {store.describe()})", flush=True)
     try:
-        serve_app(store, args.host, args.port, analyse=False)  # the scheduler analyses what the site adds
+        serve_app(store, sock, args.host, args.port, analyse=False)  # the scheduler analyses what the site adds
     finally:
         stop.set()
     return 0
@@ -308,8 +375,40 @@ A line that cannot be stored is reported with its number and the reason; the oth
 line again changes nothing; a changed line updates the article."""
 
 
+def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``, else a usage error that says so."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"give a whole number from {low}" + (f" to {high}" if high else " up")
+                                             + f", not {text!r}")
+        return value
+    return parse
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"give a positive number of seconds, not {text!r}")
+    return value
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, with a mistake told in one line (its usage is a --help away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tidings", description="Tidings: a self-hosted news aggregator.")
+    p: argparse.ArgumentParser = Parser(prog="tidings", description="Tidings: a self-hosted news aggregator.")
     p.add_argument("--db", help="SQLite database file, or a postgresql:// URL"
                    " (default: $TIDINGS_DB, else tidings.db in the user data folder)")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress")
@@ -321,14 +420,14 @@ def build_parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=help_, description=help_)
         s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine"
                        " only; 0.0.0.0 for every network, with TIDINGS_BASE_URL set)")
-        s.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+        s.add_argument("--port", type=_whole(1, 65535), default=8080, help="port to listen on (default 8080)")
         if name == "run":
-            s.add_argument("--tick", type=float, default=30.0, help="seconds between checks for due sources")
+            s.add_argument("--tick", type=_seconds, default=30.0, help="seconds between checks for due sources")
         s.set_defaults(func=func)
 
     s = sub.add_parser("worker", help="take jobs (polling, extraction, analysis, stories) from the queue of a"
                        " PostgreSQL database; run any number, on any machines")
-    s.add_argument("--concurrency", type=int, default=4, help="jobs this worker runs at once (default 4)")
+    s.add_argument("--concurrency", type=_whole(1, 1000), default=4, help="jobs this worker runs at once (default 4)")
     s.add_argument("--until-idle", action="store_true", help="stop once the queue is empty")
     s.set_defaults(func=cmd_worker)
 
@@ -363,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("similar", help="print an article's Similar News as JSON")
     s.add_argument("url", help="the article's address, as pasted from a browser (tracking parameters and the"
                    " part after # do not matter)")
-    s.add_argument("--limit", type=int, default=10, help="how many items at most (default 10)")
+    s.add_argument("--limit", type=_whole(1), default=10, help="how many items at most (default 10)")
     s.set_defaults(func=cmd_similar)
 
     s = sub.add_parser("eval", help="measure Similar News, duplicates and stories on labelled news data")
@@ -393,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file", nargs="?", help="where to write it (default: standard output)")
     s.set_defaults(func=cmd_sources_export)
     s = src.add_parser("remove", help="remove a source and its articles")
-    s.add_argument("id", type=int, help="the source's number, as `tidings sources list` shows it")
+    s.add_argument("id", type=_whole(1), help="the source's number, as `tidings sources list` shows it")
     s.set_defaults(func=cmd_sources_remove)
     for leaf in _leaves(sub):  # --db and -v work after the command too ("tidings sources list --db x.db")
         leaf.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -195,3 +196,22 @@ def extract_memory_mb() -> float:
     """TIDINGS_EXTRACT_MEMORY_MB, else EXTRACT_MEMORY_MB; 0 sets no limit, a negative value leaves the default."""
     value = env_float("TIDINGS_EXTRACT_MEMORY_MB", EXTRACT_MEMORY_MB)
     return value if value >= 0 else EXTRACT_MEMORY_MB
+
+
+TIMEZONE_ENV = "TIDINGS_TIMEZONE"
+
+
+def display_zone() -> tzinfo:
+    """The time zone of the dates a page shows before its script runs, or with scripts off (TIDINGS_TIMEZONE, an
+    IANA name such as Europe/Berlin; UTC when unset); with scripts on, each reader sees their own."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from tidings.errors import UserError
+
+    name = os.environ.get(TIMEZONE_ENV, "").strip()
+    if name in ("", "UTC"):
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UserError(f"{TIMEZONE_ENV}={name!r} is not a time zone name (e.g. Europe/Berlin or UTC)") from None

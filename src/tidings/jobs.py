@@ -31,6 +31,7 @@ from tidings.linking.apply import apply_links, apply_stories
 from tidings.linking.plan import Candidate, plan_links
 from tidings.linking.recluster import Member
 from tidings.linking.recluster import recluster as plan_recluster
+from tidings.progress import Progress, quiet
 from tidings.similarity.index import Indexed, VectorIndex
 from tidings.similarity.lexical import content_words
 from tidings.similarity.neardup import Fingerprint, copy_share, fingerprint, needs_exact_check
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 CANDIDATES = 40       # nearest articles considered per new article
 EVIDENCE_CACHE = 20_000
 BATCH = 64            # articles embedded and committed together
+WHOLE_BACKLOG = 10**9  # counts every waiting article (backlog_size counts up to a limit)
 
 
 @dataclass
@@ -125,14 +127,16 @@ def evidence(title: str, text: str, published: float | None = None, fp: Fingerpr
 
 
 def analyse_backlog(store: Store, analyser: Analyser, *, batch: int = BATCH, whole_batches: bool = False,
-                    settle: bool | None = None) -> int:
+                    settle: bool | None = None, progress: Progress = quiet) -> int:
     """Analyse the articles waiting in the backlog (with ``whole_batches``, only while a whole batch is
     waiting: the model is faster on full batches); returns how many were analysed. Each batch is claimed first,
     so several analysers (processes) share one backlog and none does an article another is doing. With
     ``settle`` (the default unless ``whole_batches``) the stories of every article analysed since the last
-    settling are re-clustered once at the end."""
+    settling are re-clustered once at the end. ``progress`` hears ``("analyse", done, waiting)`` after each
+    batch and ``("stories", 0 or 1, 1)`` around the settling."""
     done = 0
     _free_claims_of_the_dead(store)
+    waiting = store.backlog_size(WHOLE_BACKLOG) if progress is not quiet else 0
     while not whole_batches or store.backlog_size(batch) >= batch:
         stamp, rows = store.claim_backlog(batch, by=CLAIMANT)
         if not rows:
@@ -143,9 +147,14 @@ def analyse_backlog(store: Store, analyser: Analyser, *, batch: int = BATCH, who
             store.release_claims([r["id"] for r in rows], stamp)  # for the next analyser, at once
             raise
         done += len(rows)
+        if done > waiting and progress is not quiet:  # more arrived meanwhile (a poll stores as this runs)
+            waiting = done + store.backlog_size(WHOLE_BACKLOG)
+        progress("analyse", done, waiting)
     if (not whole_batches if settle is None else settle) and analyser.unsettled_since is not None:
+        progress("stories", 0, 1)
         recluster(store, analyser, since=analyser.unsettled_since)
         analyser.unsettled_since = None
+        progress("stories", 1, 1)
     analyser.save()
     return done
 
@@ -341,17 +350,20 @@ def fetch_settings_from_env() -> FetchSettings:
 
 
 def poll(store: Store, analyser: Analyser | None = None, *, include_all: bool = False,
-         fetch_settings: FetchSettings | None = None, settings: PollSettings | None = None) -> PollReport:
+         fetch_settings: FetchSettings | None = None, settings: PollSettings | None = None,
+         progress: Progress = quiet) -> PollReport:
     """One pass over the due sources (or all of them), bringing Similar News and stories up to date as articles
-    arrive: the model works on one batch while the network and page extraction work on the next."""
+    arrive: the model works on one batch while the network and page extraction work on the next. ``progress``
+    hears the sources polled and, from the analysis thread, the articles analysed (see ``analyse_backlog``)."""
     sources = store.due_sources(iso(utcnow()) or "", include_all=include_all)
     report = PollReport(sources=len(sources))
+    progress("poll", 0, len(sources))
 
     async def run() -> list[RefreshResult]:
         async with Fetcher(fetch_settings or fetch_settings_from_env()) as fetcher:
-            return await refresh_sources(store, fetcher, sources, settings)
+            return await refresh_sources(store, fetcher, sources, settings, progress)
 
-    alongside = BacklogWorker(store, analyser)
+    alongside = BacklogWorker(store, analyser, progress=progress)
     alongside.start()
     try:
         results = asyncio.run(run()) if sources else []
@@ -376,9 +388,10 @@ class BacklogWorker(threading.Thread):
     (``extract_page_elsewhere``), so the poll's own thread leaves the interpreter to the model. See
     docs/performance.md."""
 
-    def __init__(self, store: Store, analyser: Analyser | None = None, *, idle: float = 0.2) -> None:
+    def __init__(self, store: Store, analyser: Analyser | None = None, *, idle: float = 0.2,
+                 progress: Progress = quiet) -> None:
         super().__init__(name="tidings-analysis", daemon=True)
-        self.store, self.analyser, self.idle = store, analyser, idle
+        self.store, self.analyser, self.idle, self.progress = store, analyser, idle, progress
         self.analysed = 0
         self._finishing = threading.Event()
         self._error: BaseException | None = None
@@ -392,7 +405,8 @@ class BacklogWorker(threading.Thread):
                 if waiting == BATCH or (last and waiting):
                     if self.analyser is None:
                         self.analyser = Analyser.open(self.store)
-                    self.analysed += analyse_backlog(self.store, self.analyser, whole_batches=not last)
+                    self.analysed += analyse_backlog(self.store, self.analyser, whole_batches=not last,
+                                                     progress=self._counted if self.progress is not quiet else quiet)
                 if last:
                     return
                 self._finishing.wait(self.idle)
@@ -400,6 +414,12 @@ class BacklogWorker(threading.Thread):
             self._error = exc
         finally:
             self.store.thread_done()
+
+    def _counted(self, step: str, done: int, total: int | None) -> None:
+        """Progress of one ``analyse_backlog`` call, counted on from what this worker analysed before it."""
+        if step == "analyse":
+            done, total = self.analysed + done, None if total is None else self.analysed + total
+        self.progress(step, done, total)
 
     def finish(self) -> int:
         """Analyse what is left, wait for it, and return how many articles this worker analysed."""

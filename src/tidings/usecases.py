@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tidings.errors import NotFound, UserError
 from tidings.ingest import pipeline
+from tidings.progress import Progress, quiet
 from tidings.text import one_line
 
 if TYPE_CHECKING:
@@ -152,17 +153,19 @@ def import_sources(store: Store, opml: bytes) -> tuple[int, int]:
     return pipeline.import_opml(store, opml)
 
 
-def import_articles(store: Store, lines: Iterable[str]) -> pipeline.ImportReport:
-    """Articles from JSON Lines; a line that cannot be stored is reported with its number, the rest go in."""
-    return pipeline.import_jsonl(store, lines)
+def import_articles(store: Store, lines: Iterable[str], *, total: int | None = None,
+                    progress: Progress = quiet) -> pipeline.ImportReport:
+    """Articles from JSON Lines; a line that cannot be stored is reported with its number, the rest go in.
+    ``progress`` hears the lines read of ``total`` (when known)."""
+    return pipeline.import_jsonl(store, lines, total=total, progress=progress)
 
 
-def analyse_pending(store: Store, analyser: Analyser | None = None) -> int:
+def analyse_pending(store: Store, analyser: Analyser | None = None, *, progress: Progress = quiet) -> int:
     """Embed, link and file into stories every article waiting for it; the stories then settle. Returns how
-    many were analysed."""
+    many were analysed; ``progress`` hears the articles analysed of those waiting."""
     from tidings.jobs import Analyser, analyse_backlog
 
-    return analyse_backlog(store, analyser or Analyser.open(store))
+    return analyse_backlog(store, analyser or Analyser.open(store), progress=progress)
 
 
 def recluster(store: Store, analyser: Analyser | None = None, *, since: str | None = None) -> int:

@@ -8,15 +8,18 @@ stories through the Store. Figures below their pinned floor fail the run (``--ch
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from tidings.analysis.embeddings import Embedder, embedding_text, get_embedder
+from tidings.errors import UserError
 from tidings.evaluation import baselines, metrics
 from tidings.evaluation.datasets import (
     EvalArticle,
@@ -35,11 +38,15 @@ from tidings.evaluation.syndication import (
 )
 from tidings.ingest.pipeline import import_jsonl
 from tidings.jobs import Analyser, analyse_backlog, evidence
+from tidings.progress import Progress, quiet
 from tidings.similarity.neardup import exact_containment
 from tidings.similarity.relate import relate
 from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
 from tidings.web.pages import api_similar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -59,9 +66,10 @@ class Figure:
 
 
 def corpus_store(articles: list[EvalArticle], embedder: Embedder, folder: Path, name: str, *,
-                 leads_as_summary: bool = False) -> Store:
+                 leads_as_summary: bool = False, progress: Progress = quiet) -> Store:
     """A fresh store holding ``articles``, imported and analysed the way `tidings import` does it. With
-    ``leads_as_summary`` the text goes in as the feed's summary (headline + lead sets: no page text)."""
+    ``leads_as_summary`` the text goes in as the feed's summary (headline + lead sets: no page text).
+    ``progress`` hears the articles analysed, as ``analyse_backlog`` tells them."""
     store = SQLiteStore(folder / f"{name}.db")
     field = "summary" if leads_as_summary else "text"
     lines = [json.dumps({"url": a.url, "title": a.title, "source": a.source, field: a.text,
@@ -69,7 +77,7 @@ def corpus_store(articles: list[EvalArticle], embedder: Embedder, folder: Path, 
     report = import_jsonl(store, lines)
     if report.errors:
         raise RuntimeError(f"{name}: {len(report.errors)} lines were refused: {report.errors[:3]}")
-    analyse_backlog(store, Analyser.open(store, embedder))
+    analyse_backlog(store, Analyser.open(store, embedder), progress=progress)
     return store
 
 
@@ -99,12 +107,12 @@ FLOORS: dict[str, Floors] = {
 
 
 def eval_news_set(label: str, articles: list[EvalArticle], embedder: Embedder, folder: Path, *,
-                  leads_as_summary: bool = False) -> list[Figure]:
+                  leads_as_summary: bool = False, progress: Progress = quiet) -> list[Figure]:
     """Similar News and stories of one labelled set through the real code paths, with the plain baselines
     measured on the same items beside them."""
     floors = FLOORS[label]
     store = corpus_store(articles, embedder, folder, label.replace(" ", "-").lower(),
-                         leads_as_summary=leads_as_summary)
+                         leads_as_summary=leads_as_summary, progress=progress)
     by_url = {a.url: a for a in articles}
     ranked: dict[str, list[str]] = {}
     relevant = {a.key: {b.key for b in articles if b.gold == a.gold and b.source != a.source} for a in articles}
@@ -204,17 +212,18 @@ def eval_semeval(pairs: list[EvalPair], embedder: Embedder) -> list[Figure]:
     ]
 
 
-def eval_syndication(basil: list[EvalArticle], embedder: Embedder, folder: Path) -> list[Figure]:
+def eval_syndication(basil: list[EvalArticle], embedder: Embedder, folder: Path,
+                     progress: Progress = quiet) -> list[Figure]:
     articles, gold_pairs = build_syndication_set(basil)
-    return eval_copies("Syndication", articles, gold_pairs, embedder, folder)
+    return eval_copies("Syndication", articles, gold_pairs, embedder, folder, progress=progress)
 
 
 def eval_copies(label: str, articles: list[EvalArticle], gold_pairs: set[frozenset[str]], embedder: Embedder,
-                folder: Path, *, leads_as_summary: bool = False) -> list[Figure]:
+                folder: Path, *, leads_as_summary: bool = False, progress: Progress = quiet) -> list[Figure]:
     """Copies found through the real code paths: every pair Tidings calls ``duplicate`` against the gold copy
     pairs, and how many of its duplicates are two outlets' own reports of one story."""
     store = corpus_store(articles, embedder, folder, label.replace(" ", "-").lower(),
-                         leads_as_summary=leads_as_summary)
+                         leads_as_summary=leads_as_summary, progress=progress)
     by_url = {a.url: a for a in articles}
     predicted: set[frozenset[str]] = set()
     for a in articles:
@@ -241,8 +250,9 @@ COPY_FLOORS = {
 }
 
 
-def eval_wikiref(articles: list[EvalArticle], embedder: Embedder, folder: Path) -> list[Figure]:
-    store = corpus_store(articles, embedder, folder, "wikiref")
+def eval_wikiref(articles: list[EvalArticle], embedder: Embedder, folder: Path,
+                 progress: Progress = quiet) -> list[Figure]:
+    store = corpus_store(articles, embedder, folder, "wikiref", progress=progress)
     pred = {a.key: (store.article_by_url(a.url) or {}).get("story_id") for a in articles}
     gold = {a.key: a.gold for a in articles}
     p, r, f = metrics.bcubed(pred, gold)
@@ -259,7 +269,9 @@ SETS = ("basil", "basil-same-day", "basil-undated", "basil-headlines", "allsides
 
 
 def run_eval(root: Path, *, only: tuple[str, ...] = SETS, embedder: Embedder | None = None,
-             progress: Callable[[str], None] = lambda _: None) -> list[Figure]:
+             progress: Progress = quiet) -> list[Figure]:
+    """The figures of the sets in ``only``. ``progress`` hears ``("sets", done, len(only))`` as each set ends
+    and, within a set, its name with the articles analysed of those in it."""
     emb = embedder or get_embedder()
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="tidings-eval-") as tmp:
@@ -268,26 +280,58 @@ def run_eval(root: Path, *, only: tuple[str, ...] = SETS, embedder: Embedder | N
                                         for n in only) else []
         allsides = load_allsides(root) if any(n.startswith("allsides") or n == "copies-summaries"
                                               for n in only) else []
-        steps: dict[str, Callable[[], list[Figure]]] = {
-            "basil": lambda: eval_news_set("BASIL", basil, emb, folder),
-            "basil-same-day": lambda: eval_news_set("BASIL same day", same_day(basil), emb, folder),
-            "basil-undated": lambda: eval_news_set("BASIL undated", undated(basil), emb, folder),
-            "basil-headlines": lambda: eval_news_set("BASIL headlines", headlines_only(basil), emb, folder),
-            "allsides": lambda: eval_news_set("AllSides", allsides, emb, folder, leads_as_summary=True),
-            "allsides-headlines": lambda: eval_news_set("AllSides headlines", headlines_only(allsides), emb, folder),
-            "semeval": lambda: eval_semeval(load_semeval_en(root), emb),
-            "syndication": lambda: eval_syndication(basil, emb, folder),
-            "copies-summaries": lambda: eval_copies("Copies of summaries", *build_summary_copy_set(
-                allsides, same_text=ALLSIDES_SAME_TEXT), emb, folder, leads_as_summary=True),
-            "copies-fulltext": lambda: eval_copies("Copies of full texts", *build_fulltext_copy_set(basil), emb,
-                                                   folder),
-            "wikiref": lambda: eval_wikiref(load_wikiref(root), emb, folder),
-        }
-        for name in only:
+        progress("sets", 0, len(only))
+        for done, name in enumerate(only, start=1):
             start = time.perf_counter()
-            figures += steps[name]()
-            progress(f"{name}: {time.perf_counter() - start:.1f} s")
+            figures += _eval_set(name, root, basil, allsides, emb, folder, _as_step(progress, name))
+            log.info("%s: %.1f s", name, time.perf_counter() - start)
+            progress("sets", done, len(only))
     return figures
+
+
+def _as_step(progress: Progress, name: str) -> Progress:
+    """A set's analysis told under the set's own name (the settling of its stories left out)."""
+    if progress is quiet:
+        return quiet
+
+    def told(step: str, done: int, total: int | None) -> None:
+        if step == "analyse":
+            progress(name, done, total)
+
+    return told
+
+
+def _eval_set(name: str, root: Path, basil: list[EvalArticle], allsides: list[EvalArticle], emb: Embedder,
+              folder: Path, progress: Progress) -> list[Figure]:
+    steps: dict[str, Callable[[], list[Figure]]] = {
+        "basil": lambda: eval_news_set("BASIL", basil, emb, folder, progress=progress),
+        "basil-same-day": lambda: eval_news_set("BASIL same day", same_day(basil), emb, folder, progress=progress),
+        "basil-undated": lambda: eval_news_set("BASIL undated", undated(basil), emb, folder, progress=progress),
+        "basil-headlines": lambda: eval_news_set("BASIL headlines", headlines_only(basil), emb, folder,
+                                                 progress=progress),
+        "allsides": lambda: eval_news_set("AllSides", allsides, emb, folder, leads_as_summary=True,
+                                          progress=progress),
+        "allsides-headlines": lambda: eval_news_set("AllSides headlines", headlines_only(allsides), emb, folder,
+                                                    progress=progress),
+        "semeval": lambda: eval_semeval(_needed(load_semeval_en(root), name, root), emb),
+        "syndication": lambda: eval_syndication(basil, emb, folder, progress),
+        "copies-summaries": lambda: eval_copies("Copies of summaries", *build_summary_copy_set(
+            allsides, same_text=ALLSIDES_SAME_TEXT), emb, folder, leads_as_summary=True, progress=progress),
+        "copies-fulltext": lambda: eval_copies("Copies of full texts", *build_fulltext_copy_set(basil), emb,
+                                               folder, progress=progress),
+        "wikiref": lambda: eval_wikiref(_needed(load_wikiref(root), name, root), emb, folder, progress),
+    }
+    if name.startswith("basil") or name in ("syndication", "copies-fulltext"):
+        _needed(basil, name, root)
+    if name.startswith("allsides") or name == "copies-summaries":
+        _needed(allsides, name, root)
+    return steps[name]()
+
+
+def _needed(items: list[T], name: str, root: Path) -> list[T]:
+    if not items:
+        raise UserError(f"no data for the {name} set in {root} (see docs/quality.md for the folders it reads)")
+    return items
 
 
 def format_table(figures: list[Figure], *, markdown: bool = False) -> str:

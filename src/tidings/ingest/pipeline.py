@@ -36,10 +36,11 @@ from tidings.ingest.normalize import canonical_url, html_to_text, snippet, word_
 from tidings.ingest.opml import export_opml as opml_document
 from tidings.ingest.opml import parse_opml
 from tidings.models import ArticleIn, FeedEntry, OpmlOutline, ParsedFeed
+from tidings.progress import Progress, quiet
 from tidings.storage.store import Store
 
 log = logging.getLogger(__name__)
-progress = logging.getLogger("tidings.progress")
+stored_log = logging.getLogger("tidings.progress")
 IMPORT_BATCH = 500  # lines committed together by import_jsonl
 # Longest stored value of each field (characters); longer ones are cut, marked with CUT_MARK and counted. Generous
 # for real news (the longest article of the extraction benchmark is ~60,000 characters) and small enough that one
@@ -58,9 +59,9 @@ def report_progress(stream: TextIO) -> None:
     """Write one ``stored <url>`` line to ``stream`` after each article is committed (each line flushed)."""
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(message)s"))
-    progress.addHandler(handler)
-    progress.setLevel(logging.INFO)
-    progress.propagate = False
+    stored_log.addHandler(handler)
+    stored_log.setLevel(logging.INFO)
+    stored_log.propagate = False
 
 
 Tally = dict[str, int]  # how often each reason came up: items skipped, fields cut, dates clamped
@@ -219,7 +220,7 @@ def save_article(store: Store, article: ArticleIn, digest: str, *, recent: Recen
             outcome, url = "updated", (row["url"] if row else article.url)
         file_sections(store, article_id, article.section, article.title, article.text or article.summary)
     if not inside:
-        progress.info("stored %s", url)
+        stored_log.info("stored %s", url)
     return outcome
 
 
@@ -439,15 +440,24 @@ def _record_failure(store: Store, source: dict[str, Any], res: FetchResult, now:
 
 
 async def refresh_sources(store: Store, fetcher: Fetcher, sources: list[dict[str, Any]],
-                          settings: PollSettings | None = None) -> list[RefreshResult]:
-    """Refresh many feeds at once; the fetcher's per-host limits keep each host's load polite.
+                          settings: PollSettings | None = None, progress: Progress = quiet) -> list[RefreshResult]:
+    """Refresh many feeds at once; the fetcher's per-host limits keep each host's load polite. ``progress``
+    hears ``("poll", sources done, sources)`` as each one ends.
 
     A source not done within ``settings.pass_timeout`` (a slow host with many feeds) is stopped, recorded as
     failed and backed off, so one host never holds up the pass.
     """
     limit = (settings or PollSettings()).pass_timeout
+    done = 0
 
     async def one(source: dict[str, Any]) -> RefreshResult:
+        nonlocal done
+        result = await polled(source)
+        done += 1
+        progress("poll", done, len(sources))
+        return result
+
+    async def polled(source: dict[str, Any]) -> RefreshResult:
         try:
             return await asyncio.wait_for(refresh_feed(store, fetcher, source, settings), limit)
         except TimeoutError:
@@ -502,8 +512,10 @@ def _parse_line(line: str) -> dict[str, Any]:
     return obj
 
 
-def import_jsonl(store: Store, lines: Iterable[str]) -> ImportReport:
-    """Store articles given one JSON object per line; bad lines are reported by number and skipped."""
+def import_jsonl(store: Store, lines: Iterable[str], *, total: int | None = None,
+                 progress: Progress = quiet) -> ImportReport:
+    """Store articles given one JSON object per line; bad lines are reported by number and skipped. ``progress``
+    hears ``("import", lines read, total)`` after each commit (``total``: the lines given, when known)."""
     report = ImportReport()
     sources: dict[str, int] = {}
     numbered = ((number, line) for number, line in enumerate(lines, start=1) if line.strip())
@@ -511,7 +523,10 @@ def import_jsonl(store: Store, lines: Iterable[str]) -> ImportReport:
         with store.transaction():  # one commit per batch of lines: a commit per article made imports slow
             stored = [url for number, line in chunk if (url := _import_line(store, number, line, sources, report))]
         for url in stored:  # reported once committed: a crash never loses what was reported
-            progress.info("stored %s", url)
+            stored_log.info("stored %s", url)
+        progress("import", chunk[-1][0], total)
+    if total is not None:
+        progress("import", total, total)  # blank lines at the end were read too
     return report
 
 

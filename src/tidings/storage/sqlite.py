@@ -46,6 +46,8 @@ class SQLiteStore(Store):
             if "not a database" in str(exc):
                 raise UserError(f"{p} is not a Tidings database (not an SQLite file)") from None
             raise UserError(f"cannot use the database {p}: {exc} (can its folder be written?)") from None
+        except (FileExistsError, NotADirectoryError):
+            raise UserError(f"cannot make the database folder {p.parent}: a file is in the way") from None
         except OSError as exc:
             raise UserError(f"cannot make the database folder {p.parent}: {exc.strerror}") from None
 

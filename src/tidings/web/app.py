@@ -36,7 +36,8 @@ from tidings.web.render import STATIC, render_error, render_page
 from tidings.web.schemas import api_json
 
 # Pictures come from Tidings itself (web.images), never from an address a feed chose.
-CSP = "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'none'"
+# Scripts: only Tidings' own files (/static/when.js shows dates in the reader's zone), never one inline.
+CSP = "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",  # no page of Tidings is shown inside another site's frame (clickjacking)

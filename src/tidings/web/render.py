@@ -7,6 +7,7 @@ emitted for http(s) URLs.
 from __future__ import annotations
 
 import re
+from datetime import UTC, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
-from tidings.clock import date_only, parse_iso
+from tidings.clock import date_only, iso, parse_iso
+from tidings.config import display_zone
+from tidings.errors import UserError
 from tidings.web.pages import http_url, section_path
 
-__all__ = ["STATIC", "TEMPLATES", "environment", "highlight", "http_url", "paragraphs", "render_error",
+__all__ = ["STATIC", "TEMPLATES", "environment", "highlight", "http_url", "moment", "paragraphs", "render_error",
            "render_page", "when"]
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -36,12 +39,35 @@ def printable(value: Any) -> Any:
     return value
 
 
-def when(value: Any) -> str:
-    """A stored ISO time as '19 Jun 2023, 14:05 UTC', a date as '19 Jun 2023'; '' when absent or unreadable."""
+def shown_zone() -> tzinfo:
+    """TIDINGS_TIMEZONE (``tidings serve`` refuses a bad one at start; here it falls back to UTC)."""
+    try:
+        return display_zone()
+    except UserError:
+        return UTC
+
+
+def moment(value: Any, machine: bool = False) -> dict[str, Any] | None:
+    """A stored ISO time as a ``<time>`` element needs it: ``iso`` (its datetime), ``text`` (shown before the
+    page's script runs, or without it: in TIDINGS_TIMEZONE), ``title`` (the exact time, on hover) and
+    ``date_only``. A date stored as midnight UTC (a feed that gives only the day) stays that day, in every zone;
+    a ``machine`` time (a poll) is a time even at midnight. None when absent or unreadable."""
     dt = parse_iso(value) if isinstance(value, str) else None
     if dt is None:
-        return ""
-    return f"{dt.day} {dt:%b %Y}" if date_only(dt) else f"{dt.day} {dt:%b %Y, %H:%M} UTC"
+        return None
+    if not machine and date_only(dt):
+        return {"iso": f"{dt:%Y-%m-%d}", "text": f"{dt.day} {dt:%b %Y}", "title": f"{dt:%A}, {dt.day} {dt:%B %Y}",
+                "date_only": True}
+    local = dt.astimezone(shown_zone())
+    return {"iso": iso(dt), "text": f"{local.day} {local:%b %Y, %H:%M %Z}",
+            "title": f"{local:%A}, {local.day} {local:%B %Y, %H:%M:%S %Z}", "date_only": False}
+
+
+def when(value: Any, machine: bool = False) -> str:
+    """A stored ISO time as '19 Jun 2023, 14:05 UTC' (in TIDINGS_TIMEZONE), a date as '19 Jun 2023'; '' when
+    absent or unreadable."""
+    shown = moment(value, machine)
+    return shown["text"] if shown else ""
 
 
 def paragraphs(text: Any) -> list[str]:
@@ -73,8 +99,8 @@ def plural(count: int, word: str) -> str:
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, auto_reload=False, finalize=printable)
-    env.filters.update(http_url=http_url, when=when, paragraphs=paragraphs, highlight=highlight, plural=plural,
-                       section_path=section_path)
+    env.filters.update(http_url=http_url, when=when, moment=moment, paragraphs=paragraphs, highlight=highlight,
+                       plural=plural, section_path=section_path)
     return env
 
 

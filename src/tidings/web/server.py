@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 from collections import Counter
 from typing import Any
 
@@ -212,9 +213,25 @@ def make_config(app: Any, host: str, port: int, *, limits: ServerLimits | None =
     )
 
 
-def serve(app: Any, host: str, port: int, *, limits: ServerLimits | None = None) -> None:
-    """Serve ``app`` until stopped (Ctrl-C, SIGTERM), as uvicorn.run would."""
+def listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound here so that an address in use or a host that does not resolve is one clear
+    line (uvicorn would log it and exit); options as uvicorn's own."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise UserError(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(app: Any, sock: socket.socket, *, limits: ServerLimits | None = None) -> None:
+    """Serve ``app`` on ``sock`` (see ``listen``) until stopped (Ctrl-C, SIGTERM), as uvicorn.run would."""
+    host, port = sock.getsockname()[:2]
     server = uvicorn.Server(make_config(app, host, port, limits=limits))
-    server.run()
+    server.run(sockets=[sock])
     if not server.started:
         raise SystemExit(STARTUP_FAILURE)
