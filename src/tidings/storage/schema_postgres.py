@@ -156,6 +156,11 @@ MIGRATIONS: list[str] = [
     """,
     # 3: the job queue's own tables and functions (Procrastinate's schema, as the installed version ships it).
     "QUEUE_SCHEMA",
+    # 4: keep and block rules of a source (SQLite's 14); the sources table's change trigger covers them.
+    """
+    ALTER TABLE sources ADD COLUMN keep_rules TEXT NOT NULL DEFAULT '';
+    ALTER TABLE sources ADD COLUMN block_rules TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 QUEUE_SCHEMA = "QUEUE_SCHEMA"  # a marker: the migration runs ``procrastinate``'s schema.sql

@@ -181,4 +181,9 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE similar RENAME TO links;
     """,
+    # 14: keep and block rules of a source (regular expressions, one a line) applied to each item at ingest.
+    """
+    ALTER TABLE sources ADD COLUMN keep_rules TEXT NOT NULL DEFAULT '';
+    ALTER TABLE sources ADD COLUMN block_rules TEXT NOT NULL DEFAULT '';
+    """,
 ]
