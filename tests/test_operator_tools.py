@@ -301,3 +301,8 @@ def test_metrics_count_polls_failures_articles_and_page_times(store: Store, clie
     assert after[("tidings_analysis_backlog", ())] == 3
     help_text = client.get("/metrics").text
     assert "# HELP tidings_polls_total Feeds polled by this process" in help_text
+    if store.dialect == "postgresql":  # the workers' queue, read from the database
+        from tidings import queue
+
+        assert queue.defer(store.target, "analyse")
+        assert scrape(client)[("tidings_queue_jobs", (("status", "todo"), ("task", "analyse")))] == 1

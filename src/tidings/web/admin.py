@@ -203,7 +203,7 @@ def _install_api(app: FastAPI, store: Store, secret: str, analysis: Analysis, li
         result = await actions.refresh_source(store, source_id)
         return {"refresh": actions.describe_refresh(result), "analysis": analysis.request()}
 
-    @api.post("/refresh", responses=errors(400))
+    @api.post("/refresh")
     async def api_refresh_all() -> Row:
         """Poll every feed now, due or not (on PostgreSQL: every feed is made due and the workers poll them
         within seconds); Similar News for new articles follows in the background."""
