@@ -34,14 +34,17 @@ AUTH = {"Authorization": f"Bearer {SECRET}"}
 SEED = 20240501
 MAX_EXAMPLES = 20
 ADMIN_OPERATIONS = {"POST /api/sources", "PATCH /api/sources/{source_id}", "DELETE /api/sources/{source_id}",
-                    "POST /api/sources/{source_id}/refresh", "POST /api/import/opml", "POST /api/import/jsonl"}
+                    "POST /api/sources/{source_id}/refresh", "POST /api/refresh", "POST /api/import/opml",
+                    "POST /api/import/jsonl"}
 
 # Where a schema-valid request may still be refused with a documented 400, because validity depends on more than
 # the schema can say: the feed found at a URL (here: none, as nothing outside loopback is reached), the contents of
-# an OPML document, whether a source has a feed to poll. Everywhere else schema-valid input must be accepted.
+# an OPML document, whether a source has a feed to poll, whether a keep or block rule is a regular expression RE2
+# takes. Everywhere else schema-valid input must be accepted.
 CONFIG = """
 [[operations]]
-include-name = ["POST /api/sources", "POST /api/import/opml", "POST /api/sources/{source_id}/refresh"]
+include-name = ["POST /api/sources", "PATCH /api/sources/{source_id}", "POST /api/import/opml",
+                "POST /api/sources/{source_id}/refresh"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409", "429"]
 """
 
@@ -133,7 +136,7 @@ def assert_clean(done: subprocess.CompletedProcess[str], report: dict[str, Any])
     output = (done.stdout + done.stderr)[-8000:]
     assert done.returncode == 0 and report["exit_code"] == 0, output
     assert report["failures"] == [] and report["errors"] == [], output
-    assert report["operations"]["tested"] == report["operations"]["total"] == 18, report["operations"]
+    assert report["operations"]["tested"] == report["operations"]["total"] == 19, report["operations"]
     assert report["test_cases"]["generated"] > 300 and report["test_cases"]["with_failures"] == 0, report["test_cases"]
     assert {name: phase["status"] for name, phase in report["phases"].items()} == dict.fromkeys(
         ("examples", "coverage", "fuzzing", "stateful"), "success"), report["phases"]

@@ -15,6 +15,7 @@ import feedparser
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
 from newsserver import ApiCheck, check_api, doc, numbered_articles, texts
@@ -734,10 +735,10 @@ def test_an_operator_can_watch_health_and_metrics(database: str, monkeypatch: py
         r = c.get("/healthz")
         assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
         assert r.json() == {"status": "ok", "articles": 5, "stories": 0, "waiting": 5, "feeds": 1, "failing": 1}
-        lines = c.get("/metrics").text.splitlines()
-        assert "tidings_articles 5" in lines and "tidings_feeds_failing 1" in lines
-        assert "# TYPE tidings_analysis_backlog gauge" in lines
-        assert all(line.startswith("#") or len(line.split()) == 2 for line in lines)
+        families = {f.name: f for f in text_string_to_metric_families(c.get("/metrics").text)}
+        assert families["tidings_articles"].samples[0].value == 5
+        assert families["tidings_feeds_failing"].samples[0].value == 1
+        assert families["tidings_analysis_backlog"].type == "gauge"
 
         def unreadable() -> dict[str, Any]:
             raise OSError("disk gone")

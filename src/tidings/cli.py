@@ -101,9 +101,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     for number, message in report.errors:
         print(f"line {number}: skipped: {message}", file=sys.stderr)
     changed = f"; stored with changes: {describe_tally(report.adjusted)}" if report.adjusted else ""
+    ruled = f", left out by the sources' rules: {describe_tally(report.skipped)}" if report.skipped else ""
     print(f"imported {report.imported}, updated {report.updated}, unchanged {report.unchanged}, "
-          f"skipped {len(report.errors)} bad line(s); analysed {analysed}{changed}")
-    return 0 if (report.imported or report.updated or report.unchanged) else 1
+          f"skipped {len(report.errors)} bad line(s){ruled}; analysed {analysed}{changed}")
+    return 0 if (report.imported or report.updated or report.unchanged or report.skipped) else 1
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
@@ -134,10 +135,27 @@ def cmd_sources_add(args: argparse.Namespace) -> int:
     async def run() -> tuple[dict[str, Any], bool]:
         async with Fetcher(fetch_settings_from_env()) as fetcher:
             return await usecases.add_source(store, fetcher, args.url, section=args.section, name=args.name,
-                                             fulltext=args.fulltext, every_minutes=args.every)
+                                             fulltext=args.fulltext, every_minutes=args.every,
+                                             keep=args.keep or (), block=args.block or ())
 
     row, new = asyncio.run(run())
     print(f"source {row['id']}: {row['name']} <{row['feed_url']}>" + ("" if new else " (already there)"))
+    return 0
+
+
+def cmd_sources_edit(args: argparse.Namespace) -> int:
+    from tidings.errors import NotFound
+    from tidings.ingest.rules import split_rules
+    from tidings.usecases import edit_source
+
+    try:
+        row = edit_source(_store(args), args.id, name=args.name, section=args.section, fulltext=args.fulltext,
+                          every_minutes=args.every, keep=args.keep, block=args.block)
+    except NotFound:
+        raise UserError(f"no source with id {args.id}") from None
+    rules = [f"{kind} {', '.join(map(repr, split_rules(row[kind + '_rules'])))}" for kind in ("keep", "block")
+             if row[kind + "_rules"]]
+    print(f"source {row['id']}: {row['name']}" + (f"; {'; '.join(rules)}" if rules else ""))
     return 0
 
 
@@ -483,7 +501,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fetch article pages for full text (default: detect)")
     s.add_argument("--every", type=int, default=0, metavar="MINUTES",
                    help="poll it every 5 to 1440 minutes (default 0: as often as it publishes)")
+    _rule_options(s)
     s.set_defaults(func=cmd_sources_add)
+    s = src.add_parser("edit", help="change a source: only the options given change")
+    s.add_argument("id", type=int, help="the source's number, as `tidings sources list` shows it")
+    s.add_argument("--name", help="display name")
+    s.add_argument("--section", help="section for its articles ('' for none)")
+    s.add_argument("--fulltext", choices=["auto", "always", "never"], help="fetch article pages for full text")
+    s.add_argument("--every", type=int, metavar="MINUTES", help="poll it every 5 to 1440 minutes (0: adapt)")
+    _rule_options(s, edit=True)
+    s.set_defaults(func=cmd_sources_edit)
     src.add_parser("list", help="list sources and their health").set_defaults(func=cmd_sources_list)
     s = src.add_parser("import", help="import feeds from an OPML file (categories become sections)")
     s.add_argument("file", help="an OPML file, as feed readers export them")
@@ -498,6 +525,17 @@ def build_parser() -> argparse.ArgumentParser:
         leaf.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         leaf.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
+
+
+def _rule_options(parser: argparse.ArgumentParser, *, edit: bool = False) -> None:
+    then = "; given, they replace its keep rules ('' removes them)" if edit else ""
+    parser.add_argument("--keep", action="append", metavar="PATTERN",
+                        help="store only items whose headline or text matches a regular expression (RE2 syntax, case"
+                        f" ignored); repeat for more{then}")
+    then = then.replace("keep", "block")
+    parser.add_argument("--block", action="append", metavar="PATTERN",
+                        help=f"never store an item whose headline or text matches this regular expression; repeat for"
+                        f" more{then}")
 
 
 def _leaves(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> list[argparse.ArgumentParser]:

@@ -355,12 +355,16 @@ def poll(store: Store, analyser: Analyser | None = None, *, include_all: bool = 
     """One pass over the due sources (or all of them), bringing Similar News and stories up to date as articles
     arrive: the model works on one batch while the network and page extraction work on the next. ``progress``
     hears the sources polled and, from the analysis thread, the articles analysed (see ``analyse_backlog``)."""
+    from tidings.usecases import refresh_all
+
     sources = store.due_sources(iso(utcnow()) or "", include_all=include_all)
     report = PollReport(sources=len(sources))
     progress("poll", 0, len(sources))
 
     async def run() -> list[RefreshResult]:
         async with Fetcher(fetch_settings or fetch_settings_from_env()) as fetcher:
+            if include_all:  # the same use case as the site's "Poll all now"
+                return await refresh_all(store, fetcher, settings, progress)
             return await refresh_sources(store, fetcher, sources, settings, progress)
 
     alongside = BacklogWorker(store, analyser, progress=progress)
@@ -369,6 +373,7 @@ def poll(store: Store, analyser: Analyser | None = None, *, include_all: bool = 
         results = asyncio.run(run()) if sources else []
     finally:
         report.analysed = alongside.finish()
+    report.sources = len(results)
     for r in results:
         report.new += r.new
         report.updated += r.updated

@@ -1,8 +1,8 @@
-"""What a person or a schedule can ask of Tidings, one function each: add, change, remove and refresh a source,
-import articles or sources, analyse what waits, settle the stories. Input is checked here, once: the command line
-and the web both come through these functions (the scheduler runs the same pipeline and analysis on what is
-stored), and a bad value gets the same clear message everywhere (UserError, or NotFound for an id that names
-nothing)."""
+"""What a person or a schedule can ask of Tidings, one function each: add, change, remove and refresh a source
+(or all of them), import articles or sources, analyse what waits, settle the stories. Input is checked here,
+once: the command line and the web both come through these functions (the scheduler runs the same pipeline and
+analysis on what is stored), and a bad value gets the same clear message everywhere (UserError, or NotFound for
+an id that names nothing)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from tidings.progress import Progress, quiet
 from tidings.text import one_line
 
 if TYPE_CHECKING:
+    from tidings.config import PollSettings
     from tidings.ingest.fetch import Fetcher
     from tidings.jobs import Analyser
     from tidings.storage.store import Store
@@ -51,6 +52,29 @@ def check_every(minutes: int) -> int | None:
     return minutes * 60
 
 
+def check_rules(patterns: Iterable[str] | None, kind: str) -> str | None:
+    """A list of keep or block patterns as stored (one a line; blank ones dropped), None when not given; a
+    pattern RE2 cannot take, or too many or too long, is a UserError naming it."""
+    from tidings.ingest.rules import MAX_RULES, pattern_error
+
+    if patterns is None:
+        return None
+    if isinstance(patterns, str):
+        raise UserError(f"{kind} rules: give a list of patterns")
+    kept = [p.strip() for p in patterns if isinstance(p, str) and p.strip()]
+    if len(kept) > MAX_RULES:
+        raise UserError(f"{kind} rules: at most {MAX_RULES} patterns")
+    for pattern in kept:
+        error = pattern_error(pattern)
+        if error:
+            raise UserError(f"{kind} rule {_cut(pattern, 60)!r}: {error}")
+    return "\n".join(dict.fromkeys(kept))
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _sooner(source: Row, every: int) -> str | None:
     """The next poll once a source is to be polled every ``every`` seconds: no later than that after its last."""
     from datetime import timedelta
@@ -70,28 +94,35 @@ def source_or_error(store: Store, source_id: int) -> Row:
 
 
 async def add_source(store: Store, fetcher: Fetcher, url: str, *, section: str = "", name: str = "",
-                     fulltext: str = "auto", every_minutes: int = 0) -> tuple[Row, bool]:
-    """Add a feed by feed URL or site URL, polled every ``every_minutes`` (0: as often as it publishes);
-    returns the source and whether it is new (False: it was there)."""
+                     fulltext: str = "auto", every_minutes: int = 0, keep: Iterable[str] = (),
+                     block: Iterable[str] = ()) -> tuple[Row, bool]:
+    """Add a feed by feed URL or site URL, polled every ``every_minutes`` (0: as often as it publishes), its
+    items filtered by ``keep`` and ``block`` rules (see ``ingest.rules``); returns the source and whether it is
+    new (False: it was there, and is left as it was)."""
     url = url.strip()
     if not url or len(url) > MAX_URL:
         raise UserError(f"give the address of a feed or of a news site (at most {MAX_URL} characters)")
     section, name = clean_field(section, "section", MAX_SECTION), clean_field(name, "name", MAX_NAME)
     fulltext, every = check_fulltext(fulltext), check_every(every_minutes)
+    rules = {"keep_rules": check_rules(keep, "keep"), "block_rules": check_rules(block, "block")}
     existing = store.source_by_feed_url(url)
     if existing:
         return existing, False
     row = await pipeline.add_source(store, fetcher, url, section=section, name=name, fulltext=fulltext)
+    changes: dict[str, Any] = {k: v for k, v in rules.items() if v}
     if every:
-        store.update_source(row["id"], poll_every=every, poll_interval=every)
+        changes.update(poll_every=every, poll_interval=every)
+    if changes:
+        store.update_source(row["id"], **changes)
         row = source_or_error(store, row["id"])
     return row, True
 
 
 def edit_source(store: Store, source_id: int, *, name: str | None = None, section: str | None = None,
-                fulltext: str | None = None, every_minutes: int | None = None) -> Row:
-    """Change a source's name, section, full-text setting and poll interval (minutes; 0: adapt); only the fields
-    given change."""
+                fulltext: str | None = None, every_minutes: int | None = None, keep: Iterable[str] | None = None,
+                block: Iterable[str] | None = None) -> Row:
+    """Change a source's name, section, full-text setting, poll interval (minutes; 0: adapt) and keep or block
+    rules (an empty list: none); only the fields given change. Rules apply to items stored from then on."""
     source_or_error(store, source_id)
     fields: dict[str, str] = {}
     if name is not None:
@@ -108,8 +139,11 @@ def edit_source(store: Store, source_id: int, *, name: str | None = None, sectio
         changes["poll_every"] = every  # None: adapt again, from the next poll on
         if every:
             changes.update(poll_interval=every, next_poll_at=_sooner(source_or_error(store, source_id), every))
+    for column, value in (("keep_rules", check_rules(keep, "keep")), ("block_rules", check_rules(block, "block"))):
+        if value is not None:
+            changes[column] = value
     if not changes:
-        raise UserError("nothing to change: give a name, a section, a full-text setting or a poll interval")
+        raise UserError("nothing to change: give a name, a section, a full-text setting, a poll interval or rules")
     store.update_source(source_id, **changes)
     return source_or_error(store, source_id)
 
@@ -146,6 +180,19 @@ def queue_refresh(store: Store, source_id: int) -> pipeline.RefreshResult:
     _pollable(store, source_id)
     store.refresh_now(source_id)
     return pipeline.RefreshResult(source_id=source_id, queued=True)
+
+
+async def refresh_all(store: Store, fetcher: Fetcher, settings: PollSettings | None = None,
+                      progress: Progress = quiet) -> list[pipeline.RefreshResult]:
+    """Poll every feed now, due or not (``tidings poll --all``, and the site's "Poll all now" on SQLite)."""
+    sources = store.due_sources("", include_all=True)
+    return await pipeline.refresh_sources(store, fetcher, sources, settings, progress)
+
+
+def queue_refresh_all(store: Store) -> int:
+    """Where workers poll (PostgreSQL): make every feed due now, for the next scheduling pass to hand them to
+    the workers; returns how many feeds that is."""
+    return store.refresh_all_now()
 
 
 def import_sources(store: Store, opml: bytes) -> tuple[int, int]:

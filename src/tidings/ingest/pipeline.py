@@ -16,6 +16,7 @@ import hashlib
 import itertools
 import json
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,7 @@ from statistics import median
 from typing import Any, TextIO
 from urllib.parse import urlparse
 
+from tidings import metrics
 from tidings.analysis.regions import detect_regions
 from tidings.clock import iso, parse_iso, utcnow
 from tidings.config import PollSettings
@@ -35,6 +37,7 @@ from tidings.ingest.fetch import Fetcher, FetchResult
 from tidings.ingest.normalize import canonical_url, html_to_text, snippet, word_count
 from tidings.ingest.opml import export_opml as opml_document
 from tidings.ingest.opml import parse_opml
+from tidings.ingest.rules import Rules
 from tidings.models import ArticleIn, FeedEntry, OpmlOutline, ParsedFeed
 from tidings.progress import Progress, quiet
 from tidings.storage.store import Store
@@ -97,6 +100,7 @@ class ImportReport:
     unchanged: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
     adjusted: Tally = field(default_factory=dict)
+    skipped: Tally = field(default_factory=dict)  # good lines left out by a source's keep or block rules
 
     def count(self, outcome: str) -> None:
         if outcome == "new":
@@ -318,7 +322,14 @@ def _needs_fulltext(source: dict[str, Any], entries: list[FeedEntry], settings: 
 async def refresh_feed(store: Store, fetcher: Fetcher, source: dict[str, Any],
                        settings: PollSettings | None = None) -> RefreshResult:
     """Poll one feed: conditional GET, parse, fetch pages where needed, store, schedule the next poll."""
-    settings = settings or PollSettings()
+    started = time.perf_counter()
+    result = await _poll_feed(store, fetcher, source, settings or PollSettings())
+    metrics.polled(result.status, result.error, result.new, result.updated, time.perf_counter() - started)
+    return result
+
+
+async def _poll_feed(store: Store, fetcher: Fetcher, source: dict[str, Any], settings: PollSettings
+                     ) -> RefreshResult:
     result = RefreshResult(source_id=source["id"])
     now = utcnow()
     res = await fetcher.fetch(source["feed_url"], etag=source["etag"], last_modified=source["last_modified"])
@@ -353,12 +364,15 @@ async def refresh_feed(store: Store, fetcher: Fetcher, source: dict[str, Any],
 async def _store_entries(store: Store, fetcher: Fetcher, source: dict[str, Any], entries: list[FeedEntry],
                          fulltext: bool, settings: PollSettings, result: RefreshResult) -> None:
     recent = RecentArticles(store.latest_articles(source_id=source["id"], limit=2 * len(entries) + 50))
+    rules = Rules.of(source)
     fresh: list[tuple[FeedEntry, str]] = []
     for e in entries:
         digest = content_hash(e.title, e.summary, e.content_html)
         found = _find(store, _identity(source, e), recent) if not _url_too_long(e.url) else None
         if _url_too_long(e.url):
             tally(result.skipped, f"link longer than {MAX_URL_BYTES:,} bytes")
+        elif rules and (left_out := rules.verdict(e.title, e.summary, _entry_text(e))):
+            tally(result.skipped, left_out)  # judged on what the feed says: its page is not even fetched
         elif found is not None and int(found["source_id"]) != source["id"]:
             tally(result.skipped, FOREIGN_URL)  # not even fetched: nothing of it could be stored
         elif found is not None and found["content_hash"] == digest:
@@ -458,6 +472,7 @@ async def refresh_sources(store: Store, fetcher: Fetcher, sources: list[dict[str
         return result
 
     async def polled(source: dict[str, Any]) -> RefreshResult:
+        started = time.perf_counter()
         try:
             return await asyncio.wait_for(refresh_feed(store, fetcher, source, settings), limit)
         except TimeoutError:
@@ -467,6 +482,7 @@ async def refresh_sources(store: Store, fetcher: Fetcher, sources: list[dict[str
             error = f"internal error: {type(exc).__name__}: {exc}"
         url = source["feed_url"] or ""
         _record_failure(store, source, FetchResult(url, url, 0), utcnow(), error)
+        metrics.polled(0, error, 0, 0, time.perf_counter() - started)
         return RefreshResult(source_id=source["id"], error=error)
 
     return list(await asyncio.gather(*(one(s) for s in sources)))
@@ -512,12 +528,23 @@ def _parse_line(line: str) -> dict[str, Any]:
     return obj
 
 
+@dataclass
+class _ImportSource:
+    """A source lines are imported into: its id, its rules, and what its rules left out of this import."""
+
+    id: int
+    rules: Rules
+    skipped: Tally = field(default_factory=dict)
+
+
 def import_jsonl(store: Store, lines: Iterable[str], *, total: int | None = None,
                  progress: Progress = quiet) -> ImportReport:
-    """Store articles given one JSON object per line; bad lines are reported by number and skipped. ``progress``
-    hears ``("import", lines read, total)`` after each commit (``total``: the lines given, when known)."""
+    """Store articles given one JSON object per line; bad lines are reported by number and skipped, and lines
+    a source's rules leave out are counted by reason (on the report, and as the source's last skipped).
+    ``progress`` hears ``("import", lines read, total)`` after each commit (``total``: the lines given, when
+    known)."""
     report = ImportReport()
-    sources: dict[str, int] = {}
+    sources: dict[str, _ImportSource] = {}
     numbered = ((number, line) for number, line in enumerate(lines, start=1) if line.strip())
     while chunk := list(itertools.islice(numbered, IMPORT_BATCH)):
         with store.transaction():  # one commit per batch of lines: a commit per article made imports slow
@@ -527,10 +554,22 @@ def import_jsonl(store: Store, lines: Iterable[str], *, total: int | None = None
         progress("import", chunk[-1][0], total)
     if total is not None:
         progress("import", total, total)  # blank lines at the end were read too
+    for source in sources.values():
+        if source.rules:
+            store.update_source(source.id, last_skipped=json.dumps(source.skipped))
+    metrics.stored("import", report.imported, report.updated)
     return report
 
 
-def _import_line(store: Store, number: int, line: str, sources: dict[str, int], report: ImportReport) -> str:
+def _import_source(store: Store, name: str, sources: dict[str, _ImportSource]) -> _ImportSource:
+    if name not in sources:
+        source_id = store.import_source(name)
+        sources[name] = _ImportSource(source_id, Rules.of(store.source(source_id) or {}))
+    return sources[name]
+
+
+def _import_line(store: Store, number: int, line: str, sources: dict[str, _ImportSource],
+                 report: ImportReport) -> str:
     """Store one line; returns its URL when it was stored or updated, else ""."""
     try:
         obj = _parse_line(line)
@@ -538,12 +577,16 @@ def _import_line(store: Store, number: int, line: str, sources: dict[str, int], 
         report.errors.append((number, str(exc)))
         return ""
     name = storable(obj["source"].strip())
-    if name not in sources:
-        sources[name] = store.import_source(name)
+    source = _import_source(store, name, sources)
     text = (obj.get("text") or "").strip()
     summary = (obj.get("summary") or "").strip() or snippet(text)
+    left_out = source.rules.verdict(obj["title"], summary, text)
+    if left_out:
+        tally(report.skipped, left_out)
+        tally(source.skipped, left_out)
+        return ""
     url = obj["url"].strip()
-    article = ArticleIn(url=url, title=obj["title"].strip(), source_id=sources[name], guid=url,
+    article = ArticleIn(url=url, title=obj["title"].strip(), source_id=source.id, guid=url,
                         summary=summary, text=text, published=parse_iso(obj.get("published")),
                         language=obj.get("language") or "", section=(obj.get("section") or "").strip(),
                         canonical_url=canonical_url(url))

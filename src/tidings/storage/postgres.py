@@ -183,6 +183,12 @@ class PostgresStore(Store):
     def end_host_turn(self, turn: int) -> None:
         self._run("UPDATE host_turns SET done = TRUE WHERE id = ?", (turn,))
 
+    def queued_jobs(self) -> dict[tuple[str, str], int]:
+        """Jobs in the workers' queue now, by (task, status): waiting ("todo") or running ("doing")."""
+        return {(r["task_name"], r["status"]): int(r["n"]) for r in self._all(
+            "SELECT task_name, status::text AS status, COUNT(*) AS n FROM procrastinate_jobs"
+            " WHERE status IN ('todo', 'doing') GROUP BY task_name, status")}
+
     # -- statements ------------------------------------------------------------------------------------
 
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:

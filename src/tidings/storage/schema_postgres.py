@@ -156,6 +156,11 @@ MIGRATIONS: list[str] = [
     """,
     # 3: the job queue's own tables and functions (Procrastinate's schema, as the installed version ships it).
     "QUEUE_SCHEMA",
+    # 4: keep and block rules of a source (SQLite's 14); the sources table's change trigger covers them.
+    """
+    ALTER TABLE sources ADD COLUMN keep_rules TEXT NOT NULL DEFAULT '';
+    ALTER TABLE sources ADD COLUMN block_rules TEXT NOT NULL DEFAULT '';
+    """,
     # 5: SQLite's 15, where each source's icon was found. Pages show /icon/ID whatever it holds, so no change
     # trigger: the page cache need not forget pages when it changes.
     """

@@ -181,6 +181,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE similar RENAME TO links;
     """,
+    # 14: keep and block rules of a source (regular expressions, one a line) applied to each item at ingest.
+    """
+    ALTER TABLE sources ADD COLUMN keep_rules TEXT NOT NULL DEFAULT '';
+    ALTER TABLE sources ADD COLUMN block_rules TEXT NOT NULL DEFAULT '';
+    """,
     # 15: where each source's icon was found (the site page looked at, the icon's address, '' when none could be
     # read, and when), so the site's page is not read again for every reader; the picture itself is on disk.
     """

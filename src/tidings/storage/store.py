@@ -27,7 +27,7 @@ CLAIM_LEASE = 600.0  # seconds an analyser may hold a claim before others take t
 SOURCE_FIELDS = {
     "site_url", "name", "outlet", "section", "fulltext", "needs_fulltext", "etag", "last_modified",
     "last_polled_at", "last_success_at", "next_poll_at", "poll_interval", "error_count", "last_error",
-    "last_status", "last_skipped", "poll_every",
+    "last_status", "last_skipped", "poll_every", "keep_rules", "block_rules",
 }
 
 ARTICLE_COLUMNS = (
@@ -43,7 +43,7 @@ TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("sources", "id", (
         "id", "feed_url", "site_url", "name", "outlet", "section", "fulltext", "needs_fulltext", "etag",
         "last_modified", "last_polled_at", "last_success_at", "next_poll_at", "poll_interval", "poll_every",
-        "error_count", "last_error", "last_status", "last_skipped", "created_at")),
+        "error_count", "last_error", "last_status", "last_skipped", "created_at", "keep_rules", "block_rules")),
     ("articles", "id", (
         "id", "source_id", "guid", "url", "canonical_url", "title", "summary", "text", "author", "published_at",
         "fetched_at", "updated_at", "language", "image_url", "site_name", "section", "extraction_error",
@@ -234,6 +234,13 @@ class Store(ABC):
     def refresh_now(self, source_id: int) -> None:
         """Make a source due now: the next scheduling pass (here or on a worker) polls it."""
         self._run("UPDATE sources SET next_poll_at = NULL WHERE id = ?", (source_id,))
+
+    def refresh_all_now(self) -> int:
+        """Make every feed due now (the next scheduling pass polls them all); returns how many there are."""
+        with self.transaction():
+            self._run("UPDATE sources SET next_poll_at = NULL WHERE feed_url IS NOT NULL")
+            row = self._one("SELECT COUNT(*) AS n FROM sources WHERE feed_url IS NOT NULL")
+        return int(row["n"]) if row else 0
 
     def claim_due_sources(self, now: str, until: str, *, limit: int = 10_000) -> list[int]:
         """Due feeds handed to pollers: their next poll is put off to ``until`` (the poll sets the real time), so
@@ -442,6 +449,10 @@ class Store(ABC):
             " (SELECT COUNT(*) FROM sources WHERE feed_url IS NOT NULL) AS feeds,"
             " (SELECT COUNT(*) FROM sources WHERE feed_url IS NOT NULL AND error_count > 0) AS failing")
         return row or {}
+
+    def queued_jobs(self) -> dict[tuple[str, str], int]:
+        """Jobs waiting or running in a queue of workers, by (task, status): none where there are no workers."""
+        return {}
 
     def article_count(self) -> int:
         row = self._one("SELECT COUNT(*) AS n FROM articles")

@@ -111,11 +111,11 @@ async def off_page_threads(func: Callable[..., T], *args: Any) -> T:
 
 
 async def add_source(store: Store, url: str, *, section: str = "", name: str = "", fulltext: str = "auto",
-                     every_minutes: int = 0) -> Row:
+                     every_minutes: int = 0, keep: list[str] | None = None, block: list[str] | None = None) -> Row:
     """Add a feed by feed URL or site URL (UserError when none is found there)."""
     def use_case(fetcher: Fetcher) -> Awaitable[tuple[Row, bool]]:
         return usecases.add_source(store, fetcher, url, section=section, name=name, fulltext=fulltext,
-                                   every_minutes=every_minutes)
+                                   every_minutes=every_minutes, keep=keep or (), block=block or ())
 
     row, _ = await off_page_threads(_fetching, use_case)
     return row
@@ -136,6 +136,29 @@ async def refresh_source(store: Store, source_id: int) -> pipeline.RefreshResult
     return await off_page_threads(_fetching, use_case)
 
 
+async def refresh_all(store: Store) -> Row:
+    """Poll every feed now; on PostgreSQL they are made due and the workers poll them (the site fetches
+    nothing)."""
+    if store.dialect == "postgresql":
+        feeds = await off_page_threads(usecases.queue_refresh_all, store)
+        return {**describe_all([]), "sources": feeds, "queued": True}
+
+    def use_case(fetcher: Fetcher) -> Awaitable[list[pipeline.RefreshResult]]:
+        return usecases.refresh_all(store, fetcher)
+
+    return describe_all(await off_page_threads(_fetching, use_case))
+
+
+def describe_all(results: list[pipeline.RefreshResult]) -> Row:
+    skipped: pipeline.Tally = {}
+    for r in results:
+        for reason, n in r.skipped.items():
+            pipeline.tally(skipped, reason, n)
+    return {"sources": len(results), "new": sum(r.new for r in results), "updated": sum(r.updated for r in results),
+            "unchanged": sum(r.unchanged for r in results), "skipped": skipped, "queued": False,
+            "failed": [{"source_id": r.source_id, "error": r.error} for r in results if r.error]}
+
+
 def import_opml(store: Store, content: bytes) -> Row:
     added, existing = usecases.import_sources(store, content)
     return {"added": added, "existing": existing}
@@ -146,7 +169,7 @@ def import_jsonl(store: Store, content: bytes) -> Row:
     text = content.decode("utf-8", errors="replace")
     report = usecases.import_articles(store, text.split("\n"))
     return {"imported": report.imported, "updated": report.updated, "unchanged": report.unchanged,
-            "skipped": len(report.errors), "adjusted": report.adjusted,
+            "skipped": len(report.errors), "adjusted": report.adjusted, "left_out": report.skipped,
             "errors": [{"line": n, "message": m} for n, m in report.errors[:MAX_REPORTED_ERRORS]]}
 
 

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from tidings.errors import UserError
+from tidings.ingest.rules import MAX_PATTERN, MAX_RULES
 from tidings.storage.store import Store
 from tidings.usecases import EVERY_MINUTES, FULLTEXT_CHOICES, MAX_NAME, MAX_SECTION, MAX_URL
 from tidings.web import actions, schemas
@@ -63,6 +64,11 @@ NAME_PATTERN = "[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u2
 
 # A poll interval: 0 (adapt to the source) or 5 to 1440 minutes (``_number_only`` keeps out true, "30" and such).
 Minutes = Literal[0] | Annotated[int, Field(ge=EVERY_MINUTES[0], le=EVERY_MINUTES[1])]
+# Keep or block rules: regular expressions (RE2 syntax, case ignored) on an item's headline and text; whether RE2
+# takes each one is checked by the use case, with a message naming the pattern.
+RuleList = Annotated[list[Annotated[str, Field(max_length=MAX_PATTERN)]], Field(max_length=MAX_RULES)]
+KEEP_HELP = "store only items whose headline or text matches one of these regular expressions (none: every item)"
+BLOCK_HELP = "never store an item whose headline or text matches one of these regular expressions"
 
 
 def _number_only(value: object) -> object:
@@ -80,6 +86,8 @@ class SourceIn(BaseModel):
     name: str = Field("", max_length=MAX_NAME, description="default: the feed's title")
     fulltext: Fulltext = "auto"
     every_minutes: Minutes = Field(0, description="poll every 5 to 1440 minutes; 0: as often as the source publishes")
+    keep_rules: RuleList = Field([], description=KEEP_HELP, examples=[["(?i)election"]])
+    block_rules: RuleList = Field([], description=BLOCK_HELP, examples=[["^Sponsored:", "horoscope"]])
 
     _minutes_only = field_validator("every_minutes", mode="before")(_number_only)
 
@@ -115,8 +123,12 @@ class SourcePatch(BaseModel):
     every_minutes: Minutes | SkipJsonSchema[None] = Field(
         None, description="poll every 5 to 1440 minutes; 0: as often as the source publishes",
         json_schema_extra=_no_default)
+    keep_rules: RuleList | SkipJsonSchema[None] = Field(None, description=KEEP_HELP + "; [] removes them",
+                                                     json_schema_extra=_no_default)
+    block_rules: RuleList | SkipJsonSchema[None] = Field(None, description=BLOCK_HELP + "; [] removes them",
+                                                      json_schema_extra=_no_default)
 
-    @field_validator("name", "section", "fulltext", "every_minutes", mode="before")
+    @field_validator("name", "section", "fulltext", "every_minutes", "keep_rules", "block_rules", mode="before")
     @classmethod
     def _given(cls, value: object) -> object:
         if value is None:
@@ -169,14 +181,15 @@ def _install_api(app: FastAPI, store: Store, secret: str, analysis: Analysis, li
     async def api_add_source(body: SourceIn) -> Response:
         """Add a feed by feed URL or site URL (the page must link to its feed)."""
         row = await actions.add_source(store, body.url, section=body.section, name=body.name,
-                                       fulltext=body.fulltext, every_minutes=body.every_minutes)
+                                       fulltext=body.fulltext, every_minutes=body.every_minutes,
+                                       keep=body.keep_rules, block=body.block_rules)
         return api_json({"source": admin_view(row)})
 
     @api.patch("/sources/{source_id}", response_model=schemas.SourceAnswer, responses=errors(400, 404, 413))
     def api_edit_source(source_id: Id, body: SourcePatch) -> Response:
-        """Change a source's name, section or full-text setting."""
+        """Change a source's name, section, full-text setting, poll interval or keep and block rules."""
         row = actions.edit_source(store, source_id, name=body.name, section=body.section, fulltext=body.fulltext,
-                                  every_minutes=body.every_minutes)
+                                  every_minutes=body.every_minutes, keep=body.keep_rules, block=body.block_rules)
         return api_json({"source": admin_view(row)})
 
     @api.delete("/sources/{source_id}", response_model=schemas.Removed, responses=errors(404))
@@ -190,6 +203,14 @@ def _install_api(app: FastAPI, store: Store, secret: str, analysis: Analysis, li
         """Poll one feed now; Similar News for new articles follows in the background."""
         result = await actions.refresh_source(store, source_id)
         return api_json({"refresh": actions.describe_refresh(result), "analysis": analysis.request()})
+
+    @api.post("/refresh", response_model=schemas.AllRefreshed)
+    async def api_refresh_all() -> Response:
+        """Poll every feed now, due or not (on PostgreSQL: every feed is made due and the workers poll them
+        within seconds); Similar News for new articles follows in the background."""
+        report = await actions.refresh_all(store)
+        changed = report["new"] or report["updated"]
+        return api_json({"refresh": report, "analysis": analysis.request() if changed else "none"})
 
     @api.post("/import/opml", response_model=schemas.OpmlImported, responses=errors(400, 413),
               openapi_extra=OPML_BODY)
@@ -260,6 +281,12 @@ def _minutes(form: FormData) -> int | None:
     return int(text)
 
 
+def _rules(form: FormData, key: str) -> list[str] | None:
+    """A form's rules, one pattern a line: None when the form has no such field (keep them)."""
+    value = form.get(key)
+    return value.splitlines() if isinstance(value, str) else None
+
+
 def _install_pages(app: FastAPI, store: Store, secret: str, analysis: Analysis, limiter: FailureLimiter) -> None:
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_form(request: Request, next: str = "/admin") -> Response:
@@ -318,7 +345,8 @@ def _install_pages(app: FastAPI, store: Store, secret: str, analysis: Analysis, 
         try:
             row = await actions.add_source(store, _text(form, "url"), section=_text(form, "section"),
                                            name=_text(form, "name"), fulltext=_text(form, "fulltext") or "auto",
-                                           every_minutes=_minutes(form) or 0)
+                                           every_minutes=_minutes(form) or 0, keep=_rules(form, "keep"),
+                                           block=_rules(form, "block"))
         except UserError as exc:
             return _back(request, "error", f"Could not add that source: {exc}")
         return _back(request, "ok", f"Added “{row['name']}” ({redacted_url(row['feed_url'])}).")
@@ -331,7 +359,8 @@ def _install_pages(app: FastAPI, store: Store, secret: str, analysis: Analysis, 
         try:
             row = await run_in_threadpool(actions.edit_source, store, source_id, name=_text(form, "name"),
                                           section=_text(form, "section"), fulltext=_text(form, "fulltext") or None,
-                                          every_minutes=_minutes(form))
+                                          every_minutes=_minutes(form), keep=_rules(form, "keep"),
+                                          block=_rules(form, "block"))
         except UserError as exc:
             return _back(request, "error", f"Not saved: {exc}")
         return _back(request, "ok", f"Saved “{row['name']}”.")
@@ -369,6 +398,20 @@ def _install_pages(app: FastAPI, store: Store, secret: str, analysis: Analysis, 
         note = _analysis_note(analysis) if r.new or r.updated else ""
         return _back(request, "ok", f"Polled source {source_id}: {r.new} new, {r.updated} updated, "
                                     f"{r.unchanged} unchanged.{note}")
+
+    @app.post("/admin/refresh", include_in_schema=False)
+    async def refresh_all(request: Request) -> Response:
+        form = await _checked_form(request)
+        if isinstance(form, Response):
+            return form
+        r = await actions.refresh_all(store)
+        if r["queued"]:
+            return _back(request, "ok", f"All {r['sources']} feeds go to the workers to be polled within seconds.")
+        failed = f", {len(r['failed'])} failed (see each source)" if r["failed"] else ""
+        note = _analysis_note(analysis) if r["new"] or r["updated"] else ""
+        return _back(request, "error" if r["failed"] and len(r["failed"]) == r["sources"] else "ok",
+                     f"Polled {r['sources']} feeds: {r['new']} new, {r['updated']} updated, "
+                     f"{r['unchanged']} unchanged{failed}.{note}")
 
     @app.get("/admin/import", response_class=HTMLResponse, include_in_schema=False)
     def import_form(request: Request) -> Response:
@@ -416,11 +459,13 @@ def _import(store: Store, analysis: Analysis, content: bytes, kind: str, filenam
         r = actions.import_opml(store, content)
         return f"Added {r['added']} source(s); {r['existing']} were already there."
     report = actions.import_jsonl(store, content)
-    if not (report["imported"] or report["updated"] or report["unchanged"]):
+    if not (report["imported"] or report["updated"] or report["unchanged"] or report["left_out"]):
         first = report["errors"][0] if report["errors"] else None
         detail = f" (line {first['line']}: {first['message']})" if first else ""
         raise UserError(f"no article could be read from that file{detail}")
     note = _analysis_note(analysis) if report["imported"] or report["updated"] else ""
     skipped = f", skipped {report['skipped']} bad line(s)" if report["skipped"] else ""
+    if report["left_out"]:
+        skipped += f", left out {sum(report['left_out'].values())} by the sources' rules"
     return (f"Imported {report['imported']} article(s), updated {report['updated']}, "
             f"{report['unchanged']} unchanged{skipped}.{note}")

@@ -30,7 +30,9 @@ from tidings.web.admin import MAX_UPLOAD, UPLOAD_PATHS, install_admin
 from tidings.web.atom import FEED_SIZE, latest_feed, section_feed, story_feed
 from tidings.web.auth import Sessions, load_admin_secret, session_key
 from tidings.web.cache import DEFAULT_MAX_BYTES, PageCache
+from tidings.web.compress import Compress
 from tidings.web.images import close_images, install_images
+from tidings.web.observe import RequestTimer, exposition
 from tidings.web.openapi import Methods, errors, install_openapi, operation_id
 from tidings.web.render import STATIC, render_error, render_page
 from tidings.web.schemas import api_json
@@ -94,15 +96,18 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
                   generate_unique_id_function=operation_id,
                   description="News from many outlets, grouped into sections and stories, with Similar News. "
                               "Reading is public; changes need the admin secret as a bearer token.")
-    # Outermost last: headers on every response, the page cache, the body cap, then the signed session cookie.
+    # Outermost last: the request timer, headers on every response, HEAD and OPTIONS, gzip, the page cache, the
+    # body cap, then the signed session cookie.
     app.state.base_url = base
     app.add_middleware(Sessions, secret_key=session_key(secret), session_cookie=SESSION_COOKIE,
                        max_age=SESSION_DAYS * 24 * 3600, same_site="lax", https_only=base.startswith("https:"))
     app.add_middleware(BodyLimit)
     cache_mb = env_float("TIDINGS_PAGE_CACHE_MB", DEFAULT_MAX_BYTES / 2**20)
     app.add_middleware(PageCache, version=store.data_version, max_bytes=int(cache_mb * 2**20))
+    app.add_middleware(Compress)
     app.add_middleware(Methods, router=app.router)  # OPTIONS, HEAD as GET, a full Allow on 405 (see openapi)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestTimer, router=app.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_docs(app)
     install_error_handlers(app)
@@ -122,8 +127,10 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
-        return Response(pages.metrics_text(store), media_type="text/plain; version=0.0.4",
-                        headers={"Cache-Control": "no-store"})
+        """Prometheus' text format: this process's counters and histograms, and the database's gauges."""
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        return Response(exposition(store), media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> RedirectResponse:  # browsers ask for it on every site; Tidings' own mark answers

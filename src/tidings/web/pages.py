@@ -19,6 +19,7 @@ from tidings.analysis.kind import KIND_LABELS, piece_kind
 from tidings.clock import date_only, iso, parse_iso, utcnow
 from tidings.errors import NotFound
 from tidings.ingest.normalize import url_variants
+from tidings.ingest.rules import split_rules
 from tidings.similarity.ranking import own_credit, rank_similar
 from tidings.storage.store import Store
 from tidings.text import one_line
@@ -395,6 +396,8 @@ def source_view(row: Row, *, public: bool = False) -> Row:
         "poll_every_minutes": int(row["poll_every"]) // 60 if row.get("poll_every") else 0,  # 0: adapts
         "health": source_health(row),
         "skipped": skipped_items(row.get("last_skipped")),
+        "keep_rules": split_rules(row.get("keep_rules")),  # store only items matching one (none: every item)
+        "block_rules": split_rules(row.get("block_rules")),  # never store an item matching one
         "link": source_path(row["id"]),
         "icon": icon_path(row["id"]),
     }
@@ -692,7 +695,7 @@ def search_page(store: Store, query: str, page: int = 1) -> Row:
 
 # -- operators ---------------------------------------------------------------------------------------------
 
-METRICS = (  # name, what it counts, the key in Store.counts
+METRICS = (  # name, what it counts, the key in Store.counts (/healthz, and /metrics' gauges: web.observe)
     ("tidings_articles", "articles stored", "articles"),
     ("tidings_stories", "stories", "stories"),
     ("tidings_analysis_backlog", "articles waiting for analysis (embedding, Similar News, story)", "waiting"),
@@ -705,15 +708,6 @@ def health(store: Store) -> Row:
     """Whether Tidings can answer: the database reads, and what is waiting or failing (for a monitor)."""
     counts = store.counts()
     return {"status": "ok", **{key: int(counts[key]) for _, _, key in METRICS}}
-
-
-def metrics_text(store: Store) -> str:
-    """The same counts in Prometheus' text format, for a scraper."""
-    counts = store.counts()
-    lines = []
-    for name, help_, key in METRICS:
-        lines += [f"# HELP {name} {help_}", f"# TYPE {name} gauge", f"{name} {int(counts[key])}"]
-    return "\n".join(lines) + "\n"
 
 
 # -- contract endpoints -----------------------------------------------------------------------------------

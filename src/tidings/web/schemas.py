@@ -310,6 +310,9 @@ class Source(Schema):
     poll_every_minutes: int = Field(description="the poll interval set; 0: it adapts to the source")
     health: Literal["ok", "failing", "not polled yet", "imported"]
     skipped: dict[str, int] = Field(description="items the last poll left out, by reason")
+    keep_rules: list[str] = Field(description="when any: only items whose headline, summary or text matches one"
+                                  " are stored (RE2 syntax, case ignored)")
+    block_rules: list[str] = Field(description="items matching one are never stored")
     link: str
     icon: str = Field(description="the source's icon as this site serves it")
 
@@ -420,6 +423,26 @@ class Refreshed(Schema):
     analysis: Analysis = Field(description=ANALYSIS)
 
 
+class FailedFeed(Schema):
+    source_id: int
+    error: str
+
+
+class AllRefreshReport(Schema):
+    sources: int = Field(description="feeds polled (on PostgreSQL: made due for the workers)")
+    new: int
+    updated: int
+    unchanged: int
+    skipped: dict[str, int] = Field(description="items left out, by reason")
+    queued: bool = Field(description="handed to the workers, which poll them within seconds")
+    failed: list[FailedFeed]
+
+
+class AllRefreshed(Schema):
+    refresh: AllRefreshReport
+    analysis: Analysis = Field(description=ANALYSIS)
+
+
 class OpmlImported(Schema):
     added: int
     existing: int = Field(description="feeds that were already sources")
@@ -437,6 +460,7 @@ class JsonlImported(Schema):
     unchanged: int
     skipped: int = Field(description="lines that could not be read or stored")
     adjusted: dict[str, int] = Field(description="articles stored with a field cut or a date clamped, by reason")
+    left_out: dict[str, int] = Field(description="lines the sources' keep and block rules left out, by reason")
     errors: list[LineError] = Field(description="the first 100 skipped lines, by number")
     analysis: Analysis = Field(description=ANALYSIS)
 
