@@ -258,6 +258,9 @@ def test_every_admin_answer_is_what_its_model_documents(client: TestClient, stor
     sid = added.json()["source"]["id"]
     check(client.patch(f"/api/sources/{sid}", json={"every_minutes": 30}, headers=AUTH))
     check(client.post(f"/api/sources/{sid}/refresh", headers=AUTH))
+    check(client.patch(f"/api/sources/{sid}", json={"keep_rules": ["harbour"], "block_rules": ["^Sponsored"]},
+                       headers=AUTH))
+    check(client.post("/api/refresh", headers=AUTH))
     check(client.post("/api/import/opml", content=WRITE_ROUTES[4][2]["content"], headers=AUTH))
     lines = [json.dumps({"url": "https://wire.example/1", "title": "Harbour news", "source": "Wire",
                          "text": "x" * 30, "published": "2999-01-01T00:00:00Z"}), "{broken"]

@@ -206,6 +206,8 @@ BAD = [  # (arguments, what the one line says); {tmp} is a fresh folder, {file} 
     (["--db", "{tmp}/t.db", "serve", "--host", "no-such-host.invalid", "--port", "8089"], "cannot listen on"),
     (["--db", "{tmp}/t.db", "run", "--tick", "-1"], "give a positive number of seconds"),
     (["--db", "{tmp}/t.db", "run", "--tick", "nan"], "give a positive number of seconds"),
+    (["--db", "{tmp}/t.db", "run", "--opml", "{tmp}/missing.opml"], "cannot read"),
+    (["--db", "{tmp}/t.db", "run", "--opml", "{file}"], "no feeds found in"),
     (["--db", "{tmp}/t.db", "worker", "--concurrency", "0"], "give a whole number from 1 to 1000"),
     (["--db", "{tmp}/t.db", "worker"], "workers share a PostgreSQL database"),
     (["--db", "{db}", "migrate", "{db}"], "the database to copy into is the one copied from"),

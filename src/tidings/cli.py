@@ -319,13 +319,28 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _first_run(store: Store) -> None:
-    from tidings.ingest.pipeline import import_opml
+def _first_sources(args: argparse.Namespace) -> tuple[bytes, str]:
+    """The OPML a first run starts from: ``--opml FILE``, else Tidings' default sources. Read before the
+    database is made, so a file that cannot be read leaves nothing behind."""
+    if not args.opml:
+        return resources.files("tidings").joinpath("data/default-sources.opml").read_bytes(), "default news sources"
+    from tidings.ingest.opml import parse_opml
+
+    try:
+        content = Path(args.opml).read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read {args.opml}: {exc.strerror}") from None
+    if not parse_opml(content):
+        raise UserError(f"no feeds found in {args.opml}")
+    return content, f"sources from {args.opml}"
+
+
+def _first_run(store: Store, opml: bytes, what: str) -> None:
+    from tidings.usecases import import_sources
 
     if not store.sources():
-        opml = resources.files("tidings").joinpath("data/default-sources.opml").read_bytes()
-        added, _ = import_opml(store, opml)
-        print(f"first run: added {added} default news sources")
+        added, _ = import_sources(store, opml)
+        print(f"first run: added {added} {what}", flush=True)
 
 
 def _die_with_parent() -> None:
@@ -356,10 +371,11 @@ def _run_with_workers(args: argparse.Namespace, store: Store, sock: socket.socke
 def cmd_run(args: argparse.Namespace) -> int:
     from tidings.jobs import run_scheduler
 
+    first = _first_sources(args)
     sock = _listen(args)
     store = _store(args, create=True)
     logging.getLogger("tidings.passes").setLevel(logging.INFO)  # a line per poll pass, even without -v
-    _first_run(store)
+    _first_run(store, *first)
     if store.dialect == "postgresql":
         return _run_with_workers(args, store, sock)
     stop = threading.Event()
@@ -441,6 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--port", type=_whole(1, 65535), default=8080, help="port to listen on (default 8080)")
         if name == "run":
             s.add_argument("--tick", type=_seconds, default=30.0, help="seconds between checks for due sources")
+            s.add_argument("--opml", metavar="FILE", help="on a first run (no sources yet), start from the feeds of"
+                           " this OPML file instead of Tidings' default sources")
         s.set_defaults(func=func)
 
     s = sub.add_parser("worker", help="take jobs (polling, extraction, analysis, stories) from the queue of a"
