@@ -11,7 +11,6 @@ import gzip
 import json
 import socket
 import threading
-import time
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
