@@ -71,7 +71,7 @@ def test_adding_a_feed_twice_says_it_was_there(tmp_path, capsys) -> None:  # typ
 
 def test_an_article_is_found_by_the_url_as_people_paste_it(store) -> None:  # type: ignore[no-untyped-def]
     from tidings.web.pages import NotFound as PageNotFound
-    from tidings.web.pages import api_similar
+    from tidings.web.pages import api_similar, search_page
 
     import_jsonl(store, [json.dumps({"url": "https://news.example/world/floods?id=7", "source": "Alpha News",
                                      "title": "Thames floods Marlow", "summary": LEAD})])
@@ -79,8 +79,12 @@ def test_an_article_is_found_by_the_url_as_people_paste_it(store) -> None:  # ty
                    "HTTPS://NEWS.Example/world/floods?id=7", "http://news.example/world/floods?id=7",
                    "https://news.example/world/floods/?id=7", " https://news.example/world/floods?id=7 "):
         assert api_similar(store, pasted)["article"]["url"] == "https://news.example/world/floods?id=7", pasted
+        found = search_page(store, pasted)  # pasted into the search box, it finds the article itself
+        assert found["matches"] == 1 and [r["url"] for r in found["results"]] == [
+            "https://news.example/world/floods?id=7"], pasted
     with pytest.raises(PageNotFound):
         api_similar(store, "https://news.example/world/floods?id=8")  # another query is another page
+    assert search_page(store, "https://news.example/world/floods?id=8")["matches"] == 0
 
 
 def test_an_operator_sets_how_often_a_source_is_polled(database, capsys) -> None:  # type: ignore[no-untyped-def]

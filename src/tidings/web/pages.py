@@ -681,13 +681,14 @@ def search_page(store: Store, query: str, page: int = 1) -> Row:
     """Full-text search, each copy group once (where its best match ranks, led by its earliest matching
     publication), a page at a time, with how many articles match in all; an empty query is just the form."""
     q = " ".join(query.split())
-    rows = store.search(q, limit=page * SEARCH_LIMIT * SEARCH_FOLD_ROOM) if q else []
+    by_url = store.article_by_urls(url_variants(q)) if " " not in q and http_url(q) else None  # a pasted address
+    rows = [by_url] if by_url else store.search(q, limit=page * SEARCH_LIMIT * SEARCH_FOLD_ROOM) if q else []
     leads = [lead for lead, _ in fold(rows)]
     shown = leads[(page - 1) * SEARCH_LIMIT:page * SEARCH_LIMIT]
     if page > 1 and not shown:
         raise NotFound(f"The search has no page {page}.")
     items = listed(store, shown)
-    return {"query": q, "matches": store.search_count(q) if q else 0,
+    return {"query": q, "matches": 1 if by_url else store.search_count(q) if q else 0,
             "results": [{**item, "match": r.get("match") or ""} for item, r in zip(items, shown, strict=True)],
             "link": f"/search?q={quote(q)}",
             "pagination": pagination(page, SEARCH_LIMIT, len(leads) - (page - 1) * SEARCH_LIMIT)}
