@@ -75,3 +75,15 @@ def store(database: str):  # type: ignore[no-untyped-def]
     s = open_store(database)
     yield s
     s.close()
+
+
+@pytest.fixture
+def quick_polling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Polls without the per-host pause, the hashing embedder instead of the model, no admin secret from the
+    environment: for tests of the site and its admin that poll fixture feeds."""
+    from tidings.web.auth import ADMIN_SECRET_ENV
+
+    monkeypatch.setenv("TIDINGS_HOST_DELAY", "0")
+    monkeypatch.setenv("TIDINGS_HOST_JITTER", "0")
+    monkeypatch.setenv("TIDINGS_EMBEDDER", "hashing")
+    monkeypatch.delenv(ADMIN_SECRET_ENV, raising=False)

@@ -26,6 +26,8 @@ from tidings.web.actions import describe_refresh
 from tidings.web.app import SESSION_COOKIE, create_app
 from tidings.web.auth import ADMIN_SECRET_ENV, FailureLimiter, load_admin_secret, safe_next
 
+pytestmark = pytest.mark.usefixtures("quick_polling")
+
 SECRET = "correct-horse-battery-staple-0123456789"
 AUTH = {"Authorization": f"Bearer {SECRET}"}
 WRONG = {"Authorization": "Bearer not-the-secret-at-all-0000"}
@@ -47,12 +49,6 @@ ITEMS = [(f"story-{n}", f"Harbour bridge reopens after repairs, part {n}",
           f"The harbour bridge reopened on Monday after {n + 2} weeks of repairs. " * 3) for n in range(4)]
 
 
-@pytest.fixture(autouse=True)
-def quick_fetching(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TIDINGS_HOST_DELAY", "0")
-    monkeypatch.setenv("TIDINGS_HOST_JITTER", "0")
-    monkeypatch.setenv("TIDINGS_EMBEDDER", "hashing")
-    monkeypatch.delenv(ADMIN_SECRET_ENV, raising=False)
 
 
 def worker_polls(store: Store, sid: int, answer: dict[str, Any]) -> dict[str, Any]:

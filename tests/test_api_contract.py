@@ -25,9 +25,10 @@ from tidings.ingest import fetch, pipeline
 from tidings.storage.sqlite import SQLiteStore
 from tidings.storage.store import Store
 from tidings.web.app import create_app
-from tidings.web.auth import ADMIN_SECRET_ENV
 from tidings.web.openapi import JSONL_EXAMPLE
 from tidings.web.schemas import ArticleLine
+
+pytestmark = pytest.mark.usefixtures("quick_polling")
 
 SECRET = "contract-secret-0123456789-abcdef"
 AUTH = {"Authorization": f"Bearer {SECRET}"}
@@ -49,12 +50,6 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403",
 """
 
 
-@pytest.fixture(autouse=True)
-def quiet_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TIDINGS_HOST_DELAY", "0")
-    monkeypatch.setenv("TIDINGS_HOST_JITTER", "0")
-    monkeypatch.setenv("TIDINGS_EMBEDDER", "hashing")
-    monkeypatch.delenv(ADMIN_SECRET_ENV, raising=False)
 
 
 @dataclass

@@ -19,7 +19,8 @@ from tidings.ingest.rules import BLOCKED, NOT_KEPT
 from tidings.storage.store import Store
 from tidings.usecases import edit_source
 from tidings.web.app import create_app
-from tidings.web.auth import ADMIN_SECRET_ENV
+
+pytestmark = pytest.mark.usefixtures("quick_polling")
 
 SECRET = "operator-secret-0123456789-abcdefgh"
 AUTH = {"Authorization": f"Bearer {SECRET}"}
@@ -30,12 +31,6 @@ ITEMS = [("g1", "http://news.test/1", "Sponsored: the best mattress of the year"
          ("g3", "http://news.test/3", "Weather: rain moves east")]
 
 
-@pytest.fixture(autouse=True)
-def quick(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TIDINGS_HOST_DELAY", "0")
-    monkeypatch.setenv("TIDINGS_HOST_JITTER", "0")
-    monkeypatch.setenv("TIDINGS_EMBEDDER", "hashing")
-    monkeypatch.delenv(ADMIN_SECRET_ENV, raising=False)
 
 
 @pytest.fixture
