@@ -120,6 +120,8 @@ def test_the_timeline_holds_each_report_once_in_time_order(client: TestClient, w
     assert texts(tree, "//ol[@class='timeline']//a[@class='headline']") == [a["title"] for a in timeline]
     first = tree.xpath("//ol[@class='timeline']/li")[0]
     assert first.get("class") == "first-report" and "First report" in text_of(first)
+    # in a timeline the hour matters: readers' browsers keep it beside the date of an older report
+    assert [t.get("data-detail") for t in tree.xpath("//ol[@class='timeline']/li/time")] == ["time"] * 5
     wire = text_of(tree.xpath("//ol[@class='timeline']/li")[1])
     assert "Also carried by 2 outlets: Courier, Herald" in wire
     assert "5 reports" in texts(tree, "//p[@class='list-count']")[0]
