@@ -425,10 +425,15 @@ def describe_pass(report: PollReport, *, reasons: int = 3) -> str:
             f"{report.new} new, {report.updated} updated, {report.analysed} analysed{skipped}")
 
 
-def run_scheduler(store: Store, stop: threading.Event, *, tick: float = 30.0) -> None:
-    """Poll due sources until ``stop`` is set; one Analyser (model and index) lives for the whole run."""
+def run_scheduler(store: Store, stop: threading.Event, *, tick: float = 30.0,
+                  wake: threading.Event | None = None) -> None:
+    """Poll due sources every ``tick`` seconds, or as soon as ``wake`` is set (articles added elsewhere wait to be
+    analysed), until ``stop`` is set (checked after each pass and each wait: set ``wake`` too to stop at once).
+    One Analyser (model and index) lives for the whole run."""
     analyser: Analyser | None = None
+    wake = wake or threading.Event()
     while not stop.is_set():
+        wake.clear()
         try:
             if analyser is None:
                 analyser = Analyser.open(store)
@@ -437,4 +442,4 @@ def run_scheduler(store: Store, stop: threading.Event, *, tick: float = 30.0) ->
                 passes.info("%s", describe_pass(report))
         except Exception:  # keep the scheduler alive whatever one pass hits
             log.exception("poll pass failed")
-        stop.wait(tick)
+        wake.wait(tick)
