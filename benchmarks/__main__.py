@@ -37,7 +37,7 @@ if str(REPO / "src") not in sys.path:  # run from a checkout without installing 
 if TYPE_CHECKING:
     from benchmarks.ingest import IngestResult
 
-SECTIONS = ("ingest", "load", "footprint", "polling", "scale")
+SECTIONS = ("ingest", "load", "footprint", "polling", "scale", "readers", "fresh")
 
 
 @dataclass
@@ -54,13 +54,17 @@ class Mode:
     profile_feeds: int
     scale_sizes: str
     scale_seconds: float  # load per kind of page on the largest archive (0: none)
+    readers_feeds: tuple[int, int, int]  # feeds polled before, feeds the timed pass polls, articles per feed
+    readers_rounds: int
+    fresh_samples: int
 
 
 QUICK = Mode(feeds=10, per_feed=50, ingest_hosts=5, poll_hosts=40, poll_feeds_per_host=25, clients=32, seconds=4.0,
-             cold_runs=3, profile=False, profile_feeds=2, scale_sizes="3000", scale_seconds=0.0)
+             cold_runs=3, profile=False, profile_feeds=2, scale_sizes="3000", scale_seconds=0.0,
+             readers_feeds=(3, 4, 30), readers_rounds=1, fresh_samples=5)
 FULL = Mode(feeds=50, per_feed=100, ingest_hosts=10, poll_hosts=200, poll_feeds_per_host=50, clients=32,
             seconds=15.0, cold_runs=3, profile=True, profile_feeds=10, scale_sizes="10000,100000,1000000",
-            scale_seconds=15.0)
+            scale_seconds=15.0, readers_feeds=(4, 8, 50), readers_rounds=2, fresh_samples=20)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -138,6 +142,7 @@ def run(args: argparse.Namespace, work: Path) -> tuple[list[Row], list[str]]:
     from benchmarks.ingest import run_ingest
     from benchmarks.load import run_load_benchmark
     from benchmarks.polling import run_polling
+    from benchmarks.readers import run_fresh, run_readers
     from benchmarks.scale import run_scale
 
     mode = QUICK if args.quick else FULL
@@ -185,6 +190,15 @@ def run(args: argparse.Namespace, work: Path) -> tuple[list[Row], list[str]]:
             work, sizes, clients=args.clients or mode.clients,
             seconds=mode.scale_seconds if args.seconds is None or not mode.scale_seconds else args.seconds,
             rerun=rerun_command(args, "scale")))
+    base_feeds, new_feeds, per_feed = mode.readers_feeds
+    if "readers" in wanted:
+        rows += guarded("readers", args, lambda: run_readers(
+            args.data, work, clients=args.clients or mode.clients, rounds=mode.readers_rounds, base_feeds=base_feeds,
+            new_feeds=new_feeds, per_feed=per_feed, rerun=rerun_command(args, "readers")))
+    if "fresh" in wanted:
+        rows += guarded("fresh", args, lambda: run_fresh(
+            args.data, work, samples=mode.fresh_samples, base_feeds=base_feeds, new_feeds=new_feeds,
+            per_feed=per_feed, rerun=rerun_command(args, "fresh")))
     if ingest is not None and ingest.profile is not None:
         notes.extend(ingest.profile.lines())
     return rows, notes

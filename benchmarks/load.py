@@ -17,7 +17,8 @@ Reusable pieces (another database, another server, the same measurement):
     The one load client of benchmarks and tests (tests/test_load.py uses it too): ``clients`` concurrent
     clients (one asyncio task and one connection each), each requesting a random path of a random kind
     (``weights`` by kind, default WEIGHTS) one after another until ``seconds`` have passed or ``until()`` is
-    true; optionally one more client POSTing admin ``writes``. Returns a ``Stats`` per kind plus ``"all"``:
+    true (with ``think``, each client pauses between requests as a reader does); optionally one more client
+    POSTing admin ``writes``. Returns a ``Stats`` per kind plus ``"all"``:
     requests, ``rate`` (req/s), ``p50``/``p99`` latency in seconds, ``statuses`` (0: no answer), ``errors``
     (any non-2xx answer or no answer) and a few error samples.
 
@@ -132,14 +133,16 @@ async def _request(client: httpx.AsyncClient, method: str, path: str, stats: Sta
 
 async def run_load(base_url: str, paths: dict[str, list[str]], clients: int = 32, seconds: float = 10.0,
                    *, weights: dict[str, float] | None = None, timeout: float = 30.0, seed: int = 1,
-                   until: Callable[[], bool] | None = None, writes: Sequence[str] = (), token: str = "",
-                   write_every: float = 1.0) -> dict[str, Stats]:
+                   until: Callable[[], bool] | None = None, think: float = 0.0, writes: Sequence[str] = (),
+                   token: str = "", write_every: float = 1.0) -> dict[str, Stats]:
     """See the module doc. Kinds without paths are left out; a request still running at the end is counted.
     Each client has its own connection, as separate browsers would (one shared pool of a hundred connections
     costs the client more CPU than the server spends answering). The run ends after ``seconds`` or as soon as
-    ``until()`` is true. With ``writes``, one more client POSTs those paths in turn every ``write_every``
-    seconds with the admin ``token``, so the server writes too; its figures are under ``"write"`` (an answer
-    other than 200 is an error), not in ``"all"``."""
+    ``until()`` is true. With ``think``, each client pauses between its requests (0.5 to 1.5 times ``think``
+    seconds, as a person reads a page); without, it asks again as soon as it has its answer. With ``writes``,
+    one more client POSTs those paths in turn every ``write_every`` seconds with the admin ``token``, so the
+    server writes too; its figures are under ``"write"`` (an answer other than 200 is an error), not in
+    ``"all"``."""
     kinds = [k for k in paths if paths[k]]
     chosen = weights or WEIGHTS
     kind_weights = [chosen.get(k, 0.1) for k in kinds]
@@ -157,6 +160,8 @@ async def run_load(base_url: str, paths: dict[str, list[str]], clients: int = 32
             while going():
                 kind = rnd.choices(kinds, kind_weights)[0]
                 await _request(client, "GET", rnd.choice(paths[kind]), stats[kind])
+                if think:
+                    await asyncio.sleep(think * rnd.uniform(0.5, 1.5))
 
     async def writer() -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
