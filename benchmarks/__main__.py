@@ -56,15 +56,15 @@ class Mode:
     scale_seconds: float  # load per kind of page on the largest archive (0: none)
     readers_feeds: tuple[int, int, int]  # feeds polled before, feeds the timed pass polls, articles per feed
     readers_rounds: int
-    fresh_samples: int
+    fresh_rounds: int  # passes, each with a new item in every new feed
 
 
 QUICK = Mode(feeds=10, per_feed=50, ingest_hosts=5, poll_hosts=40, poll_feeds_per_host=25, clients=32, seconds=4.0,
              cold_runs=3, profile=False, profile_feeds=2, scale_sizes="3000", scale_seconds=0.0,
-             readers_feeds=(3, 4, 30), readers_rounds=1, fresh_samples=5)
+             readers_feeds=(3, 4, 30), readers_rounds=1, fresh_rounds=3)
 FULL = Mode(feeds=50, per_feed=100, ingest_hosts=10, poll_hosts=200, poll_feeds_per_host=50, clients=32,
             seconds=15.0, cold_runs=3, profile=True, profile_feeds=10, scale_sizes="10000,100000,1000000",
-            scale_seconds=15.0, readers_feeds=(4, 8, 50), readers_rounds=2, fresh_samples=20)
+            scale_seconds=15.0, readers_feeds=(4, 8, 50), readers_rounds=2, fresh_rounds=5)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -197,7 +197,7 @@ def run(args: argparse.Namespace, work: Path) -> tuple[list[Row], list[str]]:
             new_feeds=new_feeds, per_feed=per_feed, rerun=rerun_command(args, "readers")))
     if "fresh" in wanted:
         rows += guarded("fresh", args, lambda: run_fresh(
-            args.data, work, samples=mode.fresh_samples, base_feeds=base_feeds, new_feeds=new_feeds,
+            args.data, work, rounds=mode.fresh_rounds, base_feeds=base_feeds, new_feeds=new_feeds,
             per_feed=per_feed, rerun=rerun_command(args, "fresh")))
     if ingest is not None and ingest.profile is not None:
         notes.extend(ingest.profile.lines())

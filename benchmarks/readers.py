@@ -88,8 +88,11 @@ def _copy(corpus: Corpus, work: Path, name: str) -> Path:
     return folder / DB
 
 
-def _start(db: Path, arrangement: str, port: int, tick: float, log_path: Path) -> subprocess.Popen[bytes]:
-    env = tidings_env(TIDINGS_EMBEDDER=None, **NO_DELAY)
+def _start(db: Path, arrangement: str, port: int, tick: float, log_path: Path, *,
+           polite: bool = False) -> subprocess.Popen[bytes]:
+    """`run` (or the old arrangement) on ``db``; with ``polite``, the fetcher's default delay between requests to
+    one host, else none."""
+    env = tidings_env(TIDINGS_EMBEDDER=None, **({} if polite else NO_DELAY))
     if arrangement == "processes":
         cmd = tidings_cmd("--db", str(db), "run", "--host", "127.0.0.1", "--port", str(port), "--tick", f"{tick:g}")
     else:
@@ -224,7 +227,7 @@ def _reworded(a: Article, feed: int, hosts: int, k: int) -> Article:
                    paragraphs=paragraphs, published=datetime.now(UTC).replace(microsecond=0), raw_html=None)
 
 
-def run_fresh(data: Path, work: Path, *, samples: int, base_feeds: int, new_feeds: int, per_feed: int,
+def run_fresh(data: Path, work: Path, *, rounds: int, base_feeds: int, new_feeds: int, per_feed: int,
               rerun: str) -> list[Row]:
     from tidings.storage.sqlite import SQLiteStore
 
@@ -233,67 +236,84 @@ def run_fresh(data: Path, work: Path, *, samples: int, base_feeds: int, new_feed
         db = _copy(corpus, work, "fresh")
         log_path = work / "fresh.log"
         port = free_port()
-        proc = _start(db, "processes", port, 1, log_path)
+        proc = _start(db, "processes", port, 1, log_path, polite=True)
         base = f"http://127.0.0.1:{port}"
-        hosts = len(web.hosts)
         latencies: list[float] = []
         failures: list[str] = []
         try:
             log("fresh: the first pass")
             _wait(lambda: _passes(log_path) > 0, "the first pass", proc, log_path)
             store = SQLiteStore(db)
-            source_of = {s["feed_url"]: s["id"] for s in store.sources()}
             feeds = {f: [a for a in corpus.articles if a.feed == f] for f in range(base_feeds + new_feeds)}
+            fresh = Fresh(web, store, feeds, {s["feed_url"]: s["id"] for s in store.sources()})
             with httpx.Client(base_url=base, timeout=30, trust_env=False) as client:
-                for k in range(samples):
-                    feed = base_feeds + k % new_feeds
-                    other = feeds[(feed + 1) % len(feeds)][k % per_feed]  # stored, from another outlet
-                    took = _one_fresh(web, client, store, feeds, feed, _reworded(other, feed, hosts, k), source_of,
-                                      hosts)
-                    if isinstance(took, str):
-                        failures.append(took)
-                    else:
-                        latencies.append(took)
-                        log(f"fresh: item {k + 1} of {samples}: {took:.2f} s")
+                for k in range(rounds):
+                    took, missed = fresh.round(client, k, range(base_feeds, base_feeds + new_feeds))
+                    latencies += took
+                    failures += missed
+                    log(f"fresh: round {k + 1} of {rounds}: " + ", ".join(f"{t:.2f}" for t in sorted(took)) + " s")
             store.close()
         finally:
             _stop(proc)
     s = Stats("fresh", 0.0, latencies=latencies)
     met = bool(latencies) and not failures and s.p50 < 2 and s.p99 < 10
     return [Row(f"fresh news: feed served to the poller -> article page with Similar News served ({len(latencies)} "
-                f"items, one at a time, tidings run --tick 1)",
+                f"items: {rounds} passes, each over all {base_feeds + new_feeds} sources with a new item in "
+                f"{new_feeds}; default host politeness; tidings run --tick 1)",
                 f"p50 {s.p50:.2f} s, p99 {s.p99:.2f} s, max {max(latencies, default=0):.2f} s; "
                 f"{len(failures)} not served", "", "p50 < 2 s, p99 < 10 s", rerun, met=met,
                 error="; ".join(failures[:3]))]
 
 
-def _one_fresh(web: FixtureWeb, client: httpx.Client, store: SQLiteStore, feeds: dict[int, list[Article]],
-               feed: int, item: Article, source_of: dict[str, int], hosts: int) -> float | str:
-    addr = web.hosts[feed % hosts]
-    site = web.base[addr]
-    template = PageTemplate(outlet_name(feed % hosts), site, seed=feed % hosts)
-    web.add(addr, item.path, page_route(template, item, feeds[feed][:10], edition=0))
-    feeds[feed].insert(0, item)
-    body = rss(f"{outlet_name(feed % hosts)} fresh {feed}", site, feeds[feed])
-    served: list[float] = []
+@dataclass
+class Fresh:
+    """New items in the fixture feeds, and a reader waiting for each on the site."""
 
-    def serve() -> bytes:
-        served.append(time.monotonic())
-        return body
+    web: FixtureWeb
+    store: SQLiteStore
+    feeds: dict[int, list[Article]]
+    source_of: dict[str, int]  # feed URL -> source id
 
-    feed_url = next(u for u in source_of if u.startswith(site) and u.endswith(f"/rss/{feed}.xml"))
-    web.add(addr, f"/rss/{feed}.xml", Route(serve, "application/rss+xml"))
-    store.refresh_now(source_of[feed_url])
-    url = site + item.path
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        r = client.get(f"/api/similar?url={quote(url, safe='')}")
-        if r.status_code == 200 and r.json().get("similar"):
-            page = client.get(f"/article/{r.json()['article']['id']}")
-            if page.status_code == 200:
-                return time.monotonic() - served[0]
-        time.sleep(0.02)
-    return f"{url}: not served with Similar News within 120 s (feed served {len(served)} times)"
+    def round(self, client: httpx.Client, k: int, into: range) -> tuple[list[float], list[str]]:
+        """A new item in each feed of ``into``, every source made due; the seconds from each feed being served to
+        its item's page with Similar News, and the items never served so."""
+        hosts = len(self.web.hosts)
+        waiting: dict[str, list[float]] = {}
+        for feed in into:
+            other = self.feeds[(feed + 1) % len(self.feeds)][k % len(self.feeds[feed])]  # stored, another outlet
+            url, served = self._publish(feed, _reworded(other, feed, hosts, k))
+            waiting[url] = served
+        for source_id in self.source_of.values():
+            self.store.refresh_now(source_id)
+        took: list[float] = []
+        deadline = time.monotonic() + 120
+        while waiting and time.monotonic() < deadline:
+            for url in list(waiting):
+                r = client.get(f"/api/similar?url={quote(url, safe='')}")
+                if r.status_code == 200 and r.json().get("similar"):
+                    page = client.get(f"/article/{r.json()['article']['id']}")
+                    if page.status_code == 200:
+                        took.append(time.monotonic() - waiting.pop(url)[0])
+            time.sleep(0.02)
+        return took, [f"{url}: no page with Similar News within 120 s" for url in waiting]
+
+    def _publish(self, feed: int, item: Article) -> tuple[str, list[float]]:
+        """Put ``item`` at the top of ``feed``; returns its URL and the list of times the feed is served from now
+        on."""
+        addr = self.web.hosts[feed % len(self.web.hosts)]
+        site = self.web.base[addr]
+        template = PageTemplate(outlet_name(feed % len(self.web.hosts)), site, seed=feed % len(self.web.hosts))
+        self.web.add(addr, item.path, page_route(template, item, self.feeds[feed][:10], edition=0))
+        self.feeds[feed].insert(0, item)
+        body = rss(f"{outlet_name(feed % len(self.web.hosts))} {feed}", site, self.feeds[feed])
+        served: list[float] = []
+
+        def serve() -> bytes:
+            served.append(time.monotonic())
+            return body
+
+        self.web.add(addr, f"/rss/{feed}.xml", Route(serve, "application/rss+xml"))
+        return site + item.path, served
 
 
 # -- the old arrangement, for comparison -----------------------------------------------------------------
