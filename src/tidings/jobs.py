@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -369,16 +370,22 @@ def poll(store: Store, analyser: Analyser | None = None, *, include_all: bool = 
     return report
 
 
+FRESH_WAIT = 1.0  # seconds a stored article waits at most for a batch to fill while a poll goes on
+
+
 class BacklogWorker(threading.Thread):
     """Analyses whole batches of the backlog in its own thread while a poll is still storing articles, then
-    what is left once ``finish`` is called. The model is loaded only when there is something to analyse, and
-    then while the first pages are still being fetched; pages are extracted in worker processes
-    (``extract_page_elsewhere``), so the poll's own thread leaves the interpreter to the model. See
+    what is left once ``finish`` is called. Articles that have waited ``max_wait`` seconds are analysed without
+    waiting for a whole batch, so fresh news gets its Similar News within a second or two of being stored, not
+    at the end of a long pass (their stories are settled at the end). The model is loaded only when there is
+    something to analyse, and then while the first pages are still being fetched; pages are extracted in worker
+    processes (``extract_page_elsewhere``), so the poll's own thread leaves the interpreter to the model. See
     docs/performance.md."""
 
-    def __init__(self, store: Store, analyser: Analyser | None = None, *, idle: float = 0.2) -> None:
+    def __init__(self, store: Store, analyser: Analyser | None = None, *, idle: float = 0.2,
+                 max_wait: float = FRESH_WAIT) -> None:
         super().__init__(name="tidings-analysis", daemon=True)
-        self.store, self.analyser, self.idle = store, analyser, idle
+        self.store, self.analyser, self.idle, self.max_wait = store, analyser, idle, max_wait
         self.analysed = 0
         self._finishing = threading.Event()
         self._error: BaseException | None = None
@@ -386,13 +393,20 @@ class BacklogWorker(threading.Thread):
     def run(self) -> None:
         try:
             _free_claims_of_the_dead(self.store)  # what a killed run held counts as waiting again
+            since: float | None = None  # when articles were first seen waiting (monotonic)
             while True:
                 last = self._finishing.is_set()
                 waiting = self.store.backlog_size(BATCH)
-                if waiting == BATCH or (last and waiting):
+                since = (since or time.monotonic()) if waiting else None
+                stale = since is not None and time.monotonic() - since >= self.max_wait
+                # at the end, the stories of what was analysed during the pass are settled even if nothing waits
+                unsettled = self.analyser is not None and self.analyser.unsettled_since is not None
+                if waiting == BATCH or stale or (last and (waiting or unsettled)):
                     if self.analyser is None:
                         self.analyser = Analyser.open(self.store)
-                    self.analysed += analyse_backlog(self.store, self.analyser, whole_batches=not last)
+                    whole = not (last or stale)
+                    self.analysed += analyse_backlog(self.store, self.analyser, whole_batches=whole, settle=last)
+                    since = None
                 if last:
                     return
                 self._finishing.wait(self.idle)
