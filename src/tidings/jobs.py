@@ -26,7 +26,7 @@ from tidings.analysis.embeddings import Embedder, embedding_text, get_embedder
 from tidings.analysis.terms import key_terms
 from tidings.clock import iso, parse_iso, utcnow
 from tidings.config import PollSettings, env_float, index_path
-from tidings.ingest.fetch import Fetcher, FetchSettings, allow_private_from_env
+from tidings.ingest.fetch import Fetcher, FetchSettings, RobotsCache, allow_private_from_env
 from tidings.ingest.pipeline import RefreshResult, Tally, describe_tally, refresh_sources, tally
 from tidings.linking.apply import apply_links, apply_stories
 from tidings.linking.plan import Candidate, plan_links
@@ -342,14 +342,16 @@ def fetch_settings_from_env() -> FetchSettings:
 
 
 def poll(store: Store, analyser: Analyser | None = None, *, include_all: bool = False,
-         fetch_settings: FetchSettings | None = None, settings: PollSettings | None = None) -> PollReport:
+         fetch_settings: FetchSettings | None = None, settings: PollSettings | None = None,
+         robots: RobotsCache | None = None) -> PollReport:
     """One pass over the due sources (or all of them), bringing Similar News and stories up to date as articles
-    arrive: the model works on one batch while the network and page extraction work on the next."""
+    arrive: the model works on one batch while the network and page extraction work on the next. ``robots``
+    keeps what robots.txt files said from one pass to the next (a scheduler's)."""
     sources = store.due_sources(iso(utcnow()) or "", include_all=include_all)
     report = PollReport(sources=len(sources))
 
     async def run() -> list[RefreshResult]:
-        async with Fetcher(fetch_settings or fetch_settings_from_env()) as fetcher:
+        async with Fetcher(fetch_settings or fetch_settings_from_env(), robots=robots) as fetcher:
             return await refresh_sources(store, fetcher, sources, settings)
 
     alongside = BacklogWorker(store, analyser)
@@ -370,14 +372,14 @@ def poll(store: Store, analyser: Analyser | None = None, *, include_all: bool = 
     return report
 
 
-FRESH_WAIT = 1.0  # seconds a stored article waits at most for a batch to fill while a poll goes on
+FRESH_WAIT = 0.25  # seconds a stored article waits at most for a batch to fill while a poll goes on
 
 
 class BacklogWorker(threading.Thread):
     """Analyses whole batches of the backlog in its own thread while a poll is still storing articles, then
     what is left once ``finish`` is called. Articles that have waited ``max_wait`` seconds are analysed without
-    waiting for a whole batch, so fresh news gets its Similar News within a second or two of being stored, not
-    at the end of a long pass (their stories are settled at the end). The model is loaded only when there is
+    waiting for a whole batch, so fresh news gets its Similar News within a second of being stored, not at the
+    end of a long pass (their stories are settled at the end). The model is loaded only when there is
     something to analyse, and then while the first pages are still being fetched; pages are extracted in worker
     processes (``extract_page_elsewhere``), so the poll's own thread leaves the interpreter to the model. See
     docs/performance.md."""
@@ -445,13 +447,14 @@ def run_scheduler(store: Store, stop: threading.Event, *, tick: float = 30.0,
     analysed), until ``stop`` is set (checked after each pass and each wait: set ``wake`` too to stop at once).
     One Analyser (model and index) lives for the whole run."""
     analyser: Analyser | None = None
+    robots: RobotsCache = {}
     wake = wake or threading.Event()
     while not stop.is_set():
         wake.clear()
         try:
             if analyser is None:
                 analyser = Analyser.open(store)
-            report = poll(store, analyser)
+            report = poll(store, analyser, robots=robots)
             if report.sources:
                 passes.info("%s", describe_pass(report))
         except Exception:  # keep the scheduler alive whatever one pass hits
