@@ -372,19 +372,19 @@ def poll(store: Store, analyser: Analyser | None = None, *, include_all: bool = 
     return report
 
 
-FRESH_WAIT = 0.25  # seconds a stored article waits at most for a batch to fill while a poll goes on
+FRESH_WAIT = 0.1  # seconds a stored article waits at most for a batch to fill while a poll goes on
 
 
 class BacklogWorker(threading.Thread):
     """Analyses whole batches of the backlog in its own thread while a poll is still storing articles, then
     what is left once ``finish`` is called. Articles that have waited ``max_wait`` seconds are analysed without
-    waiting for a whole batch, so fresh news gets its Similar News within a second of being stored, not at the
+    waiting for a whole batch, so fresh news gets its Similar News a moment after it is stored, not at the
     end of a long pass (their stories are settled at the end). The model is loaded only when there is
     something to analyse, and then while the first pages are still being fetched; pages are extracted in worker
     processes (``extract_page_elsewhere``), so the poll's own thread leaves the interpreter to the model. See
     docs/performance.md."""
 
-    def __init__(self, store: Store, analyser: Analyser | None = None, *, idle: float = 0.2,
+    def __init__(self, store: Store, analyser: Analyser | None = None, *, idle: float = 0.1,
                  max_wait: float = FRESH_WAIT) -> None:
         super().__init__(name="tidings-analysis", daemon=True)
         self.store, self.analyser, self.idle, self.max_wait = store, analyser, idle, max_wait
