@@ -87,7 +87,8 @@ def _poll_on_schedule(store: Store, every: float) -> int:
 
     logging.getLogger("tidings.passes").setLevel(logging.INFO)
     stop, wake = threading.Event(), threading.Event()
-    signal.signal(signal.SIGUSR1, lambda *_: wake.set())
+    if hasattr(signal, "SIGUSR1"):  # not on Windows
+        signal.signal(signal.SIGUSR1, lambda *_: wake.set())
     run_scheduler(store, stop, tick=every, wake=wake)
     return 0
 
@@ -297,7 +298,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     verbose = ["-v"] if args.verbose else []
     proc = subprocess.Popen([sys.executable, "-m", "tidings", *verbose, "--db", store.target, *work],
                             preexec_fn=_beside_the_site if sys.platform == "linux" else None)
-    # On SQLite the poller analyses what an admin adds through the site: a nudge starts its next pass at once.
+    # On SQLite the poller analyses what an admin adds through the site: a nudge starts its next pass at once
+    # (on Linux, where the poller ignores it until it has a handler for it).
     def nudge() -> None:
         with contextlib.suppress(ProcessLookupError):  # a poller that has ended catches up when run again
             os.kill(proc.pid, signal.SIGUSR1)
@@ -305,7 +307,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"Tidings on http://{args.host}:{args.port}/ with a {'worker' if postgres else 'poller'} (pid {proc.pid})"
           f" polling {len(store.sources())} sources (database {store.describe()})", flush=True)
     try:
-        serve_app(store, args.host, args.port, analyse=False, analyse_elsewhere=None if postgres else nudge)
+        linux = sys.platform == "linux"
+        serve_app(store, args.host, args.port, analyse=False,
+                  analyse_elsewhere=nudge if linux and not postgres else None)
     finally:
         proc.terminate()
         proc.wait()
