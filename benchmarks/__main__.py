@@ -1,15 +1,18 @@
 """Tidings' performance benchmarks: one command, one table.
 
-    python -m benchmarks [--quick] [--markdown] [--only ingest,load,footprint,polling,scale] [--data DIR]
+    python -m benchmarks [--quick] [--markdown] [--only ingest,load,footprint,polling,scale,readers,fresh]
+                         [--data DIR]
                          [--scale-sizes 10000,100000,1000000] [--workdir DIR]
 
 Full mode: 50 feeds x 100 article pages for ingest, 10,000 sources (200 hosts x 50 feeds) for polling, 15 s of
 load per kind of page, archives of 10k, 100k and 1M articles for Similar News at scale (the 1M build takes about
 an hour on two cores: keep it with ``--workdir`` and later runs measure it again without rebuilding).
 ``--quick`` (for CI, under 3 minutes on a small machine): 10 feeds x 50 pages, 1,000 sources (40 x 25), 4 s of
-load per kind, a 3,000-article archive. The fixture news web runs on loopback addresses 127.0.0.2 and up
-(Linux). The article texts come from the shared data folder beside the checkout (``--data``); without it the
-command exits 2. Pages under load use wrk when it is installed (see benchmarks/load.py).
+load per kind, a 3,000-article archive. ``readers`` (32 readers during `tidings run`'s poll pass) and ``fresh``
+(from a feed being served to its article page with Similar News) run only when named: see benchmarks/readers.py.
+The fixture news web runs on loopback addresses 127.0.0.2 and up (Linux). The article texts come from the shared
+data folder beside the checkout (``--data``); without it the command exits 2. Pages under load use wrk when it is
+installed (see benchmarks/load.py).
 
 Each row gives what was measured, the value, its unit, the goal where there is one, and the command that
 reproduces it. Comparisons are made side by side in one run (ratios) because a shared machine is noisy.
@@ -37,7 +40,8 @@ if str(REPO / "src") not in sys.path:  # run from a checkout without installing 
 if TYPE_CHECKING:
     from benchmarks.ingest import IngestResult
 
-SECTIONS = ("ingest", "load", "footprint", "polling", "scale")
+DEFAULT_SECTIONS = ("ingest", "load", "footprint", "polling", "scale")
+SECTIONS = (*DEFAULT_SECTIONS, "readers", "fresh")  # readers and fresh (benchmarks/readers.py) run when named
 
 
 @dataclass
@@ -54,21 +58,26 @@ class Mode:
     profile_feeds: int
     scale_sizes: str
     scale_seconds: float  # load per kind of page on the largest archive (0: none)
+    readers_feeds: tuple[int, int, int]  # feeds polled before, feeds the timed pass polls, articles per feed
+    readers_rounds: int
+    fresh_rounds: int  # passes, each with a new item in every new feed
 
 
 QUICK = Mode(feeds=10, per_feed=50, ingest_hosts=5, poll_hosts=40, poll_feeds_per_host=25, clients=32, seconds=4.0,
-             cold_runs=3, profile=False, profile_feeds=2, scale_sizes="3000", scale_seconds=0.0)
+             cold_runs=3, profile=False, profile_feeds=2, scale_sizes="3000", scale_seconds=0.0,
+             readers_feeds=(3, 4, 30), readers_rounds=1, fresh_rounds=3)
 FULL = Mode(feeds=50, per_feed=100, ingest_hosts=10, poll_hosts=200, poll_feeds_per_host=50, clients=32,
             seconds=15.0, cold_runs=3, profile=True, profile_feeds=10, scale_sizes="10000,100000,1000000",
-            scale_seconds=15.0)
+            scale_seconds=15.0, readers_feeds=(4, 8, 50), readers_rounds=2, fresh_rounds=5)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="small sizes for CI (under 3 minutes)")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
-    p.add_argument("--only", default=",".join(SECTIONS),
-                   help="comma-separated benchmarks; load and footprint run ingest for their database")
+    p.add_argument("--only", default=",".join(DEFAULT_SECTIONS),
+                   help="comma-separated benchmarks (default all but readers and fresh, which run when named); load"
+                        " and footprint run ingest for their database")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
     p.add_argument("--workdir", type=Path, help="keep databases, feeds and profiles here (default: a temp dir)")
     p.add_argument("--clients", type=int, help="concurrent clients for the load benchmark (default 32)")
@@ -138,6 +147,7 @@ def run(args: argparse.Namespace, work: Path) -> tuple[list[Row], list[str]]:
     from benchmarks.ingest import run_ingest
     from benchmarks.load import run_load_benchmark
     from benchmarks.polling import run_polling
+    from benchmarks.readers import run_fresh, run_readers
     from benchmarks.scale import run_scale
 
     mode = QUICK if args.quick else FULL
@@ -185,6 +195,15 @@ def run(args: argparse.Namespace, work: Path) -> tuple[list[Row], list[str]]:
             work, sizes, clients=args.clients or mode.clients,
             seconds=mode.scale_seconds if args.seconds is None or not mode.scale_seconds else args.seconds,
             rerun=rerun_command(args, "scale")))
+    base_feeds, new_feeds, per_feed = mode.readers_feeds
+    if "readers" in wanted:
+        rows += guarded("readers", args, lambda: run_readers(
+            args.data, work, clients=args.clients or mode.clients, rounds=mode.readers_rounds, base_feeds=base_feeds,
+            new_feeds=new_feeds, per_feed=per_feed, rerun=rerun_command(args, "readers")))
+    if "fresh" in wanted:
+        rows += guarded("fresh", args, lambda: run_fresh(
+            args.data, work, rounds=mode.fresh_rounds, base_feeds=base_feeds, new_feeds=new_feeds,
+            per_feed=per_feed, rerun=rerun_command(args, "fresh")))
     if ingest is not None and ingest.profile is not None:
         notes.extend(ingest.profile.lines())
     return rows, notes

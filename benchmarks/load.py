@@ -13,11 +13,14 @@ Reusable pieces (another database, another server, the same measurement):
     Paths to request, by kind: ``article`` (/article/ID), ``section`` (/section/NAME), ``home`` (/) and
     ``similar`` (/api/similar?url=...), sampled from the database.
 
-``await run_load(base_url, paths, clients=32, seconds=10.0, weights=None) -> dict[str, Stats]``
-    ``clients`` concurrent clients (one asyncio task each, sharing an httpx connection pool of that size),
-    each requesting a random path of a random kind (``weights`` by kind, default WEIGHTS) one after another
-    until ``seconds`` have passed. Returns a ``Stats`` per kind plus ``"all"``: requests, ``rate`` (req/s),
-    ``p50``/``p99`` latency in seconds, ``errors`` (any non-2xx answer or exception) and a few error samples.
+``await run_load(base_url, paths, clients=32, seconds=10.0, weights=None, until=None, writes=()) -> dict[str, Stats]``
+    The one load client of benchmarks and tests (tests/test_load.py uses it too): ``clients`` concurrent
+    clients (one asyncio task and one connection each), each requesting a random path of a random kind
+    (``weights`` by kind, default WEIGHTS) one after another until ``seconds`` have passed or ``until()`` is
+    true (with ``think``, each client pauses between requests as a reader does); optionally one more client
+    POSTing admin ``writes``. Returns a ``Stats`` per kind plus ``"all"``:
+    requests, ``rate`` (req/s), ``p50``/``p99`` latency in seconds, ``statuses`` (0: no answer), ``errors``
+    (any non-2xx answer or no answer) and a few error samples.
 
 ``pages_under_load(db, clients=32, seconds=30, label=..., rerun=...) -> list[Row]``
     Each kind of page on its own, with `tidings serve`'s page cache on (as it runs) and off (every request
@@ -38,7 +41,8 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,13 +61,15 @@ LABELS = {"article": "article pages /article/ID", "section": "section pages /sec
 
 @dataclass
 class Stats:
-    """Latencies (seconds) and errors of one kind of request over a run of ``seconds``."""
+    """Latencies (seconds), statuses and errors of one kind of request over a run of ``seconds``."""
 
     kind: str
     seconds: float
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)  # 0: no answer came (timeout, refused, reset)
+    ok: tuple[int, int] = (200, 300)  # statuses that are not errors: [low, high)
 
     @property
     def requests(self) -> int:
@@ -72,6 +78,11 @@ class Stats:
     @property
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def unanswered_or_5xx(self) -> int:
+        """Requests that got no answer or a server error (what no load may ever cause)."""
+        return sum(n for status, n in self.statuses.items() if status == 0 or status >= 500)
 
     def percentile(self, q: float) -> float:
         """Nearest-rank percentile of the latencies (0 when there are none)."""
@@ -89,51 +100,86 @@ class Stats:
     def p99(self) -> float:
         return self.percentile(99)
 
-    def record(self, latency: float, error: str | None) -> None:
+    def record(self, latency: float, status: int, error: str | None = None) -> None:
+        """One request: its latency, its status (0: no answer, ``error`` says why)."""
         self.latencies.append(latency)
-        if error is not None:
+        self.statuses[status] += 1
+        if error is not None or not self.ok[0] <= status < self.ok[1]:
             self.errors += 1
             if len(self.error_samples) < 5:
-                self.error_samples.append(error)
+                self.error_samples.append(error or f"HTTP {status}")
+
+    def add(self, other: Stats) -> None:
+        self.latencies += other.latencies
+        self.errors += other.errors
+        self.statuses.update(other.statuses)
+        self.error_samples += other.error_samples[: max(0, 5 - len(self.error_samples))]
+
+    def summary(self) -> str:
+        return (f"requests {self.requests} ({self.rate:.0f}/s), errors {self.errors}, statuses "
+                f"{dict(sorted(self.statuses.items()))}, p50 {self.p50 * 1000:.0f} ms, p99 {self.p99 * 1000:.0f} ms, "
+                f"max {max(self.latencies, default=0) * 1000:.0f} ms")
+
+
+async def _request(client: httpx.AsyncClient, method: str, path: str, stats: Stats) -> None:
+    t0 = time.perf_counter()
+    try:
+        status = (await client.request(method, path)).status_code
+        error = None if stats.ok[0] <= status < stats.ok[1] else f"HTTP {status} {path}"
+    except httpx.HTTPError as exc:
+        status, error = 0, f"{type(exc).__name__}: {exc!r} {path}"
+    stats.record(time.perf_counter() - t0, status, error)
 
 
 async def run_load(base_url: str, paths: dict[str, list[str]], clients: int = 32, seconds: float = 10.0,
-                   *, weights: dict[str, float] | None = None, timeout: float = 30.0,
-                   seed: int = 1) -> dict[str, Stats]:
-    """See the module doc. Kinds without paths are left out; a request still running at the end is counted."""
+                   *, weights: dict[str, float] | None = None, timeout: float = 30.0, seed: int = 1,
+                   until: Callable[[], bool] | None = None, think: float = 0.0, writes: Sequence[str] = (),
+                   token: str = "", write_every: float = 1.0) -> dict[str, Stats]:
+    """See the module doc. Kinds without paths are left out; a request still running at the end is counted.
+    Each client has its own connection, as separate browsers would (one shared pool of a hundred connections
+    costs the client more CPU than the server spends answering). The run ends after ``seconds`` or as soon as
+    ``until()`` is true. With ``think``, each client pauses between its requests (0.5 to 1.5 times ``think``
+    seconds, as a person reads a page); without, it asks again as soon as it has its answer. With ``writes``,
+    one more client POSTs those paths in turn every ``write_every`` seconds with the admin ``token``, so the
+    server writes too; its figures are under ``"write"`` (an answer other than 200 is an error), not in
+    ``"all"``."""
     kinds = [k for k in paths if paths[k]]
     chosen = weights or WEIGHTS
     kind_weights = [chosen.get(k, 0.1) for k in kinds]
     stats = {k: Stats(k, seconds) for k in kinds}
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=limits, trust_env=False) as client:
-        started = time.perf_counter()
-        deadline = started + seconds
+    written = Stats("write", seconds, ok=(200, 201))
+    started = time.perf_counter()
+    deadline = started + seconds
 
-        async def one_client(n: int) -> None:
-            rnd = random.Random(seed * 1000 + n)
-            while time.perf_counter() < deadline:
+    def going() -> bool:
+        return time.perf_counter() < deadline and not (until and until())
+
+    async def one_client(n: int) -> None:
+        rnd = random.Random(seed * 1000 + n)
+        async with httpx.AsyncClient(base_url=base_url, timeout=timeout, trust_env=False) as client:
+            while going():
                 kind = rnd.choices(kinds, kind_weights)[0]
-                path = rnd.choice(paths[kind])
-                t0 = time.perf_counter()
-                error: str | None = None
-                try:
-                    response = await client.get(path)
-                    if not 200 <= response.status_code < 300:
-                        error = f"HTTP {response.status_code} {path}"
-                except httpx.HTTPError as exc:
-                    error = f"{type(exc).__name__}: {exc} {path}"
-                stats[kind].record(time.perf_counter() - t0, error)
+                await _request(client, "GET", rnd.choice(paths[kind]), stats[kind])
+                if think:
+                    await asyncio.sleep(think * rnd.uniform(0.5, 1.5))
 
-        await asyncio.gather(*(one_client(n) for n in range(clients)))
-        elapsed = time.perf_counter() - started
+    async def writer() -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with httpx.AsyncClient(base_url=base_url, timeout=timeout, headers=headers, trust_env=False) as client:
+            n = 0
+            while writes and going():
+                await _request(client, "POST", writes[n % len(writes)], written)
+                n += 1
+                await asyncio.sleep(write_every)
+
+    await asyncio.gather(writer(), *(one_client(n) for n in range(clients)))
+    elapsed = time.perf_counter() - started
     total = Stats("all", elapsed)
     for s in stats.values():
         s.seconds = elapsed
-        total.latencies += s.latencies
-        total.errors += s.errors
-        total.error_samples += s.error_samples[: max(0, 5 - len(total.error_samples))]
-    return {**stats, "all": total}
+        total.add(s)
+    written.seconds = elapsed
+    return {**stats, "all": total, **({"write": written} if writes else {})}
 
 
 def paths_from_db(db: Path, sample: int = 300, seed: int = 3) -> dict[str, list[str]]:

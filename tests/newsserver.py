@@ -126,6 +126,21 @@ def rss(items: list[tuple[str, str, str]], *, when: str = "Mon, 03 Mar 2025 10:0
     return f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>F</title>{body}</channel></rss>"
 
 
+STORY_WORDS = ("harbour", "bridge", "council", "storm", "election", "vaccine", "budget", "strike", "flood",
+               "summit")
+
+
+def story_feed(server: NewsServer, feed: int, items: int, *, first: int = 0) -> str:
+    """A feed of ``items`` headline-only items (numbered from ``first``), each about one of a few events that
+    the other feeds report too; returns its URL (the same feed made again with more items replaces it)."""
+    entries = []
+    for n in range(first, first + items):
+        event = STORY_WORDS[(feed + n) % len(STORY_WORDS)]
+        link = server.add(f"/f{feed}/{n}", "<html><body>gone</body></html>")
+        entries.append((f"g{feed}-{n}", link, f"Officials speak about the {event} in the city, report {feed}-{n}"))
+    return server.add(f"/feed{feed}.xml", rss(entries), FEED_TYPE)
+
+
 GOOD = rss([(f"g{i}", f"http://news.test/{i}", f"Story {i}") for i in range(3)])
 
 

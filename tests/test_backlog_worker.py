@@ -27,7 +27,7 @@ def waiting(store: Store) -> int:
 
 def test_whole_batches_go_while_storing_goes_on_and_the_rest_at_the_end(database: str) -> None:
     store = open_store(database)
-    worker = BacklogWorker(store, Analyser.open(store, HashingEmbedder()), idle=0.01)
+    worker = BacklogWorker(store, Analyser.open(store, HashingEmbedder()), idle=0.01, max_wait=3600)
     worker.start()
     import_jsonl(store, lines(BATCH - 1))
     time.sleep(0.3)
@@ -41,6 +41,22 @@ def test_whole_batches_go_while_storing_goes_on_and_the_rest_at_the_end(database
     assert worker.finish() == 2 * BATCH + 4 and waiting(store) == 0
     ids = [int(r["id"]) for r in store.latest_articles(limit=10_000)]
     assert len({link[0] for link in store.links_among(ids)}) > BATCH
+
+
+def test_articles_that_waited_long_enough_are_analysed_before_a_batch_fills_and_settled_at_the_end(
+        database: str) -> None:
+    store = open_store(database)
+    analyser = Analyser.open(store, HashingEmbedder())
+    worker = BacklogWorker(store, analyser, idle=0.01, max_wait=0.05)
+    worker.start()
+    import_jsonl(store, lines(3))
+    deadline = time.monotonic() + 30
+    while waiting(store) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert waiting(store) == 0 and worker.is_alive(), "three articles analysed while the poll goes on"
+    assert analyser.unsettled_since is not None, "their stories wait for the end of the pass"
+    assert worker.finish() == 3
+    assert analyser.unsettled_since is None, "settled at the end, though nothing was left to analyse"
 
 
 class Broken(HashingEmbedder):

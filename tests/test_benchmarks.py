@@ -6,6 +6,7 @@ The end-to-end run checks that the table comes out with every row and no errors,
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import subprocess
 import sys
@@ -114,6 +115,30 @@ def test_run_load_counts_errors_per_kind() -> None:
     assert stats["all"].requests == stats["good"].requests + stats["bad"].requests
     assert stats["all"].errors == stats["bad"].errors
 
+
+
+def test_run_load_stops_when_told_and_counts_writes_and_unanswered_requests_apart() -> None:
+    with FixtureWeb(addresses(1, "127.0.0.1")) as web:
+        host = web.hosts[0]
+        web.add(host, "/ok", Route(b"fine"))
+        closed = f"http://127.0.0.1:{_closed_port()}"
+        asked = itertools.count()
+        stats = asyncio.run(run_load(web.base[host], {"page": ["/ok"]}, clients=2, seconds=600,
+                                     until=lambda: next(asked) >= 40, writes=["/ok"], write_every=0.01))
+        gone = asyncio.run(run_load(closed, {"page": ["/"]}, clients=1, seconds=0.2, timeout=1))
+    assert stats["page"].requests + stats["write"].requests <= 40, "until() ended the run, not its 600 seconds"
+    assert stats["page"].requests > 0 and stats["page"].unanswered_or_5xx == 0
+    assert stats["write"].statuses == {501: stats["write"].requests} and stats["write"].errors > 0  # no POST there
+    assert stats["all"].requests == stats["page"].requests, "writes are not readers"
+    assert gone["all"].unanswered_or_5xx == gone["all"].requests > 0 and set(gone["all"].statuses) == {0}
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 EXPECTED_ROWS = [
     "ingest: articles stored with text from their page (10 feeds, 5 hosts)",

@@ -403,6 +403,23 @@ def test_robots_disallow_and_allow_fetched_once(server: Server) -> None:
     assert "/private/page" not in server.state.paths()
 
 
+def test_a_robots_cache_handed_to_each_pass_reads_robots_once_and_a_fetcher_alone_reads_it_again(
+        server: Server) -> None:
+    from tidings.ingest.fetch import RobotsCache
+
+    page = server.url("/public")
+
+    async def one_pass(robots: RobotsCache | None) -> FetchResult:
+        async with Fetcher(fast(), robots=robots) as fetcher:
+            return await fetcher.fetch(page, check_robots=True)
+
+    kept: RobotsCache = {}
+    assert all(asyncio.run(one_pass(kept)).ok for _ in range(3))
+    assert server.state.paths().count("/robots.txt") == 1, "three passes, one robots.txt"
+    assert asyncio.run(one_pass(None)).ok
+    assert server.state.paths().count("/robots.txt") == 2, "a Fetcher of its own reads it again"
+
+
 def test_robots_checked_on_each_redirect_hop(server: Server) -> None:
     res = fetch_one(fast(), server.url("/to-private"), check_robots=True)
     assert res.error == "disallowed by robots.txt" and res.final_url == server.url("/private/page")

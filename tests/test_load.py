@@ -16,8 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -30,6 +29,9 @@ import pytest
 from newsserver import NewsServer
 from tidings.storage.sqlite import SQLiteStore
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.load import run_load
+
 OUTLETS = ["Harbour Times", "Valley Courier", "Northern Star", "Coast Herald", "City Ledger", "River Post",
            "Plains Gazette", "Island Chronicle"]
 PLACES = ["harbour bridge", "city council", "river dam", "airport runway", "central library", "north motorway",
@@ -41,91 +43,6 @@ WORDS = ("officials residents meeting costs traffic timetable report council pub
          "board funding tenders schedule survey study experts critics supporters petition hearing court ruling "
          "appeal inspection safety damage repairs shortfall surplus taxes fees prices tickets visitors drivers "
          "passengers pupils teachers nurses doctors patients families businesses shops owners farmers").split()
-
-
-@dataclass
-class LoadReport:
-    """What a load run saw: every request's status (0 when no answer came) and latency in seconds."""
-
-    seconds: float = 0.0
-    statuses: Counter[int] = field(default_factory=Counter)
-    latencies: list[float] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-
-    @property
-    def requests(self) -> int:
-        return len(self.latencies)
-
-    @property
-    def errors(self) -> int:
-        return sum(n for status, n in self.statuses.items() if status == 0 or status >= 500)
-
-    def percentile(self, q: float) -> float:
-        if not self.latencies:
-            return 0.0
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
-
-    def summary(self) -> str:
-        rate = self.requests / self.seconds if self.seconds else 0.0
-        return (f"requests {self.requests} ({rate:.0f}/s), errors {self.errors}, statuses {dict(self.statuses)}, "
-                f"p50 {self.percentile(50) * 1000:.0f} ms, p99 {self.percentile(99) * 1000:.0f} ms, "
-                f"max {max(self.latencies, default=0) * 1000:.0f} ms")
-
-
-async def read_load(base_url: str, paths: Sequence[str], *, readers: int = 100, seconds: float = 10.0,
-                    timeout: float = 30.0, seed: int = 1, writes: Sequence[str] = (), token: str = "",
-                    write_every: float = 1.0) -> tuple[LoadReport, LoadReport]:
-    """``readers`` concurrent clients, each fetching random ``paths`` one after another until time is up.
-
-    Each reader has its own client and connection, as separate browsers would; one shared pool of a hundred
-    connections costs the client more CPU than the server spends answering. Meanwhile one writer POSTs the
-    ``writes`` paths in turn every ``write_every`` seconds with the admin ``token``, so the server itself writes
-    too. Returns what the readers saw and what the writer saw.
-    """
-    report, written = LoadReport(), LoadReport()
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    deadline = start + seconds
-
-    async def reader(n: int) -> None:
-        rng = random.Random(seed * 1000 + n)
-        async with httpx.AsyncClient(base_url=base_url, timeout=timeout) as client:
-            while loop.time() < deadline:
-                path = rng.choice(paths)
-                began = time.perf_counter()
-                try:
-                    status = (await client.get(path)).status_code
-                except httpx.HTTPError as exc:
-                    status = 0
-                    report.failures.append(f"{path}: {type(exc).__name__} {exc!r}")
-                report.latencies.append(time.perf_counter() - began)
-                report.statuses[status] += 1
-                if status >= 500:
-                    report.failures.append(f"{path}: HTTP {status}")
-
-    async def writer() -> None:
-        headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(base_url=base_url, timeout=timeout, headers=headers) as client:
-            n = 0
-            while writes and loop.time() < deadline:
-                path = writes[n % len(writes)]
-                n += 1
-                began = time.perf_counter()
-                try:
-                    status = (await client.post(path)).status_code
-                except httpx.HTTPError as exc:
-                    status = 0
-                    written.failures.append(f"{path}: {type(exc).__name__} {exc!r}")
-                written.latencies.append(time.perf_counter() - began)
-                written.statuses[status] += 1
-                if status != 200:
-                    written.failures.append(f"{path}: HTTP {status}")
-                await asyncio.sleep(write_every)
-
-    await asyncio.gather(writer(), *(reader(n) for n in range(readers)))
-    report.seconds = written.seconds = loop.time() - start
-    return report, written
 
 
 # -- a news web that changes between polls ---------------------------------------------------------------
@@ -267,12 +184,12 @@ def test_readers_while_polls_write(served: tuple[str, Path, Path, dict[str, str]
     poller.thread.start()
     try:
         started = time.monotonic()
-        report, written = asyncio.run(read_load(base, paths, readers=readers, seconds=seconds, writes=writes,
-                                                token=token))
+        stats = asyncio.run(run_load(base, {"page": paths}, readers, seconds, writes=writes, token=token))
         ended = time.monotonic()
     finally:
         poller.stop.set()
         poller.thread.join(timeout=600)
+    report, written = stats["all"], stats["write"]
     after = SQLiteStore(db).article_count()
     overlapping = [r for r in poller.runs if r[0] < ended and r[0] + r[1] > started]
     server_log = log.read_text()
@@ -280,9 +197,9 @@ def test_readers_while_polls_write(served: tuple[str, Path, Path, dict[str, str]
           f"(durations {', '.join(f'{r[1]:.1f} s' for r in poller.runs)}); articles {before} -> {after}")
     print("load: readers: " + report.summary())
     print("load: 'poll now' through the API meanwhile: " + written.summary())
-    assert not report.failures, report.failures[:10]
-    assert not written.failures and written.requests >= 1, written.failures[:10]
-    assert report.errors == 0 and report.requests > readers
+    assert report.unanswered_or_5xx == 0, report.error_samples
+    assert written.errors == 0 and written.requests >= 1, written.error_samples
+    assert report.requests > readers
     assert "database is locked" not in server_log, server_log[-3000:]
     assert "Traceback" not in server_log, server_log[-3000:]
     for _, _, code, stderr in poller.runs:

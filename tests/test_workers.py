@@ -16,23 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from newsserver import NewsServer, PostgresServer, Response, rss
+from newsserver import STORY_WORDS as WORDS
+from newsserver import NewsServer, PostgresServer, Response, rss, story_feed
 from tidings import queue
 from tidings.storage import open_store
 from tidings.storage.postgres import PostgresStore
 
 FEED_TYPE = "application/rss+xml"
-WORDS = ("harbour", "bridge", "council", "storm", "election", "vaccine", "budget", "strike", "flood", "summit")
-
-
-def story_feed(server: NewsServer, feed: int, items: int) -> str:
-    """A feed of ``items`` headline-only items, each about one of a few events; returns its URL."""
-    entries = []
-    for n in range(items):
-        event = WORDS[(feed + n) % len(WORDS)]
-        link = server.add(f"/f{feed}/{n}", "<html><body>gone</body></html>")
-        entries.append((f"g{feed}-{n}", link, f"Officials speak about the {event} in the city, report {feed}-{n}"))
-    return server.add(f"/feed{feed}.xml", rss(entries), FEED_TYPE)
 
 
 def tidings(db: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import socket
@@ -111,9 +112,13 @@ def cmd_poll(args: argparse.Namespace) -> int:
     from tidings.ingest.pipeline import describe_tally, report_progress
     from tidings.jobs import poll
 
+    if args.every is not None and (args.all or args.every <= 0):
+        raise UserError("--every takes a number of seconds above 0, and polls what is due (not --all)")
     store = _store(args, create=True)
     if args.progress:
         report_progress(sys.stdout)
+    if args.every is not None:
+        return _poll_on_schedule(store, args.every)
     with progress_bar() as progress:
         report = poll(store, include_all=args.all, progress=progress)
     for source_id, error in report.failed:
@@ -122,6 +127,21 @@ def cmd_poll(args: argparse.Namespace) -> int:
     print(f"polled {report.sources} source(s): {report.new} new, {report.updated} updated, "
           f"{len(report.failed)} failed, items skipped {describe_tally(report.skipped)}; "
           f"analysed {report.analysed}{changed}")
+    return 0
+
+
+def _poll_on_schedule(store: Store, every: float) -> int:
+    """Poll what is due every ``every`` seconds until stopped, one model and index for the whole run. SIGUSR1
+    starts a pass at once: the site beside it (``tidings run``) sends it when an admin has added articles."""
+    import signal
+
+    from tidings.jobs import run_scheduler
+
+    logging.getLogger("tidings.passes").setLevel(logging.INFO)
+    stop, wake = threading.Event(), threading.Event()
+    if hasattr(signal, "SIGUSR1"):  # not on Windows
+        signal.signal(signal.SIGUSR1, lambda *_: wake.set())
+    run_scheduler(store, stop, tick=every, wake=wake)
     return 0
 
 
@@ -265,7 +285,8 @@ def _listen(args: argparse.Namespace) -> socket.socket:
     return listen(args.host, args.port)
 
 
-def serve_app(store: Store, sock: socket.socket, host: str, port: int, *, analyse: bool = True) -> None:
+def serve_app(store: Store, sock: socket.socket, host: str, port: int, *, analyse: bool = True,
+              analyse_elsewhere: Callable[[], object] | None = None) -> None:
     from tidings.config import ServerLimits, display_zone, public_base_url
     from tidings.web.app import create_app
     from tidings.web.auth import load_admin_secret
@@ -277,7 +298,8 @@ def serve_app(store: Store, sock: socket.socket, host: str, port: int, *, analys
     secret = load_admin_secret(store.target)
     print(f"Admin secret (to add and change sources at /admin): {secret.where}; "
           "`tidings admin-token` prints it", flush=True)
-    app = create_app(store, secret.value, analyse=analyse, base_url=public_base_url(host, port))
+    app = create_app(store, secret.value, analyse=analyse, analyse_elsewhere=analyse_elsewhere,
+                     base_url=public_base_url(host, port))
     serve(app, sock, limits=limits)
 
 
@@ -311,8 +333,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     target = _db(args)
     if "://" not in target:
-        raise UserError("workers share a PostgreSQL database (--db postgresql://…); on SQLite, `tidings run` does"
-                        " all the work in one process")
+        raise UserError("workers share a PostgreSQL database (--db postgresql://…); on SQLite, `tidings run`"
+                        " polls and analyses in one process beside the site")
     logging.getLogger("tidings.passes").setLevel(logging.INFO)
     print(f"Tidings worker on {open_store(target).describe()}", flush=True)
     run_worker(target, concurrency=args.concurrency, wait=not args.until_idle)
@@ -343,51 +365,55 @@ def _first_run(store: Store, opml: bytes, what: str) -> None:
         print(f"first run: added {added} {what}", flush=True)
 
 
-def _die_with_parent() -> None:
-    """In the worker beside `tidings run` (Linux): it is sent SIGTERM when `run` ends, however `run` ends."""
+def _beside_the_site() -> None:
+    """In the process `tidings run` starts beside the site (Linux): it is sent SIGTERM when `run` ends, however
+    `run` ends; it ignores SIGUSR1 (the site's nudge) until it is ready for it; and it yields the CPU to the
+    site's pages (nice 10), so readers are answered first while it extracts and embeds."""
     import ctypes
+    import os
     import signal
 
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    os.nice(NICE)
 
 
-def _run_with_workers(args: argparse.Namespace, store: Store, sock: socket.socket) -> int:
-    """On PostgreSQL: the site here, and one worker beside it in a process of its own (the web process loads no
-    model); more workers join with `tidings worker` on any machine."""
-    import subprocess
-
-    worker = subprocess.Popen([sys.executable, "-m", "tidings", "--db", store.target, "worker"],
-                              preexec_fn=_die_with_parent if sys.platform == "linux" else None)
-    print(f"Tidings on http://{args.host}:{args.port}/ with a worker (pid {worker.pid}) polling"
-          f" {len(store.sources())} sources (database {store.describe()})", flush=True)
-    try:
-        serve_app(store, sock, args.host, args.port, analyse=False)
-    finally:
-        worker.terminate()
-        worker.wait()
-    return 0
+NICE = 10
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tidings.jobs import run_scheduler
+    """The site in this process, and the work in one process of its own beside it, so that pages never wait for
+    extraction or the model: on SQLite the poller (`tidings poll --every TICK`), on PostgreSQL a worker (more
+    join with `tidings worker` on any machine). Neither loads the model in the site's process."""
+    import os
+    import signal
+    import subprocess
 
     first = _first_sources(args)
     sock = _listen(args)
     store = _store(args, create=True)
-    logging.getLogger("tidings.passes").setLevel(logging.INFO)  # a line per poll pass, even without -v
     _first_run(store, *first)
-    if store.dialect == "postgresql":
-        return _run_with_workers(args, store, sock)
-    stop = threading.Event()
-    poller = threading.Thread(target=run_scheduler, args=(store, stop), kwargs={"tick": args.tick},
-                              name="tidings-poller", daemon=True)
-    poller.start()
-    print(f"Tidings on http://{args.host}:{args.port}/ polling {len(store.sources())} sources "
-          f"(database {store.describe()})", flush=True)
+    postgres = store.dialect == "postgresql"
+    work = ["worker"] if postgres else ["poll", "--every", f"{args.tick:g}"]
+    verbose = ["-v"] if args.verbose else []
+    proc = subprocess.Popen([sys.executable, "-m", "tidings", *verbose, "--db", store.target, *work],
+                            preexec_fn=_beside_the_site if sys.platform == "linux" else None)
+
+    # On SQLite the poller analyses what an admin adds through the site: a nudge starts its next pass at once
+    # (on Linux, where the poller ignores it until it has a handler for it).
+    def nudge() -> None:
+        with contextlib.suppress(ProcessLookupError):  # a poller that has ended catches up when run again
+            os.kill(proc.pid, signal.SIGUSR1)
+
+    print(f"Tidings on http://{args.host}:{args.port}/ with a {'worker' if postgres else 'poller'} (pid {proc.pid})"
+          f" polling {len(store.sources())} sources (database {store.describe()})", flush=True)
     try:
-        serve_app(store, sock, args.host, args.port, analyse=False)  # the scheduler analyses what the site adds
+        linux = sys.platform == "linux"
+        serve_app(store, sock, args.host, args.port, analyse=False,
+                  analyse_elsewhere=nudge if linux and not postgres else None)
     finally:
-        stop.set()
+        proc.terminate()
+        proc.wait()
     return 0
 
 
@@ -477,6 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("poll", help="one pass over the sources that are due")
     s.add_argument("--all", action="store_true", help="poll every source now, due or not")
+    s.add_argument("--every", type=float, metavar="SECONDS", help="keep polling: check for due sources every"
+                   " SECONDS until stopped (what `tidings run` starts beside the site)")
     s.add_argument("--progress", action="store_true", help="print 'stored <url>' as each article is committed")
     s.set_defaults(func=cmd_poll)
 

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -25,7 +26,7 @@ from tidings.analysis.embeddings import Embedder, embedding_text, get_embedder
 from tidings.analysis.terms import key_terms
 from tidings.clock import iso, parse_iso, utcnow
 from tidings.config import PollSettings, env_float, index_path
-from tidings.ingest.fetch import Fetcher, FetchSettings, allow_private_from_env
+from tidings.ingest.fetch import Fetcher, FetchSettings, RobotsCache, allow_private_from_env
 from tidings.ingest.pipeline import RefreshResult, Tally, describe_tally, refresh_sources, tally
 from tidings.linking.apply import apply_links, apply_stories
 from tidings.linking.plan import Candidate, plan_links
@@ -351,10 +352,11 @@ def fetch_settings_from_env() -> FetchSettings:
 
 def poll(store: Store, analyser: Analyser | None = None, *, include_all: bool = False,
          fetch_settings: FetchSettings | None = None, settings: PollSettings | None = None,
-         progress: Progress = quiet) -> PollReport:
+         progress: Progress = quiet, robots: RobotsCache | None = None) -> PollReport:
     """One pass over the due sources (or all of them), bringing Similar News and stories up to date as articles
     arrive: the model works on one batch while the network and page extraction work on the next. ``progress``
-    hears the sources polled and, from the analysis thread, the articles analysed (see ``analyse_backlog``)."""
+    hears the sources polled and, from the analysis thread, the articles analysed (see ``analyse_backlog``);
+    ``robots`` keeps what robots.txt files said from one pass to the next (a scheduler's)."""
     from tidings.usecases import refresh_all
 
     sources = store.due_sources(iso(utcnow()) or "", include_all=include_all)
@@ -362,7 +364,7 @@ def poll(store: Store, analyser: Analyser | None = None, *, include_all: bool = 
     progress("poll", 0, len(sources))
 
     async def run() -> list[RefreshResult]:
-        async with Fetcher(fetch_settings or fetch_settings_from_env()) as fetcher:
+        async with Fetcher(fetch_settings or fetch_settings_from_env(), robots=robots) as fetcher:
             if include_all:  # the same use case as the site's "Poll all now"
                 return await refresh_all(store, fetcher, settings, progress)
             return await refresh_sources(store, fetcher, sources, settings, progress)
@@ -386,17 +388,23 @@ def poll(store: Store, analyser: Analyser | None = None, *, include_all: bool = 
     return report
 
 
+FRESH_WAIT = 0.1  # seconds a stored article waits at most for a batch to fill while a poll goes on
+
+
 class BacklogWorker(threading.Thread):
     """Analyses whole batches of the backlog in its own thread while a poll is still storing articles, then
-    what is left once ``finish`` is called. The model is loaded only when there is something to analyse, and
-    then while the first pages are still being fetched; pages are extracted in worker processes
-    (``extract_page_elsewhere``), so the poll's own thread leaves the interpreter to the model. See
+    what is left once ``finish`` is called. Articles that have waited ``max_wait`` seconds are analysed without
+    waiting for a whole batch, so fresh news gets its Similar News a moment after it is stored, not at the
+    end of a long pass (their stories are settled at the end). The model is loaded only when there is
+    something to analyse, and then while the first pages are still being fetched; pages are extracted in worker
+    processes (``extract_page_elsewhere``), so the poll's own thread leaves the interpreter to the model. See
     docs/performance.md."""
 
-    def __init__(self, store: Store, analyser: Analyser | None = None, *, idle: float = 0.2,
-                 progress: Progress = quiet) -> None:
+    def __init__(self, store: Store, analyser: Analyser | None = None, *, idle: float = 0.1,
+                 max_wait: float = FRESH_WAIT, progress: Progress = quiet) -> None:
         super().__init__(name="tidings-analysis", daemon=True)
-        self.store, self.analyser, self.idle, self.progress = store, analyser, idle, progress
+        self.store, self.analyser, self.idle, self.max_wait = store, analyser, idle, max_wait
+        self.progress = progress
         self.analysed = 0
         self._finishing = threading.Event()
         self._error: BaseException | None = None
@@ -404,14 +412,21 @@ class BacklogWorker(threading.Thread):
     def run(self) -> None:
         try:
             _free_claims_of_the_dead(self.store)  # what a killed run held counts as waiting again
+            since: float | None = None  # when articles were first seen waiting (monotonic)
             while True:
                 last = self._finishing.is_set()
                 waiting = self.store.backlog_size(BATCH)
-                if waiting == BATCH or (last and waiting):
+                since = (since or time.monotonic()) if waiting else None
+                stale = since is not None and time.monotonic() - since >= self.max_wait
+                # at the end, the stories of what was analysed during the pass are settled even if nothing waits
+                unsettled = self.analyser is not None and self.analyser.unsettled_since is not None
+                if waiting == BATCH or stale or (last and (waiting or unsettled)):
                     if self.analyser is None:
                         self.analyser = Analyser.open(self.store)
-                    self.analysed += analyse_backlog(self.store, self.analyser, whole_batches=not last,
+                    whole = not (last or stale)
+                    self.analysed += analyse_backlog(self.store, self.analyser, whole_batches=whole, settle=last,
                                                      progress=self._counted if self.progress is not quiet else quiet)
+                    since = None
                 if last:
                     return
                 self._finishing.wait(self.idle)
@@ -450,16 +465,22 @@ def describe_pass(report: PollReport, *, reasons: int = 3) -> str:
             f"{report.new} new, {report.updated} updated, {report.analysed} analysed{skipped}")
 
 
-def run_scheduler(store: Store, stop: threading.Event, *, tick: float = 30.0) -> None:
-    """Poll due sources until ``stop`` is set; one Analyser (model and index) lives for the whole run."""
+def run_scheduler(store: Store, stop: threading.Event, *, tick: float = 30.0,
+                  wake: threading.Event | None = None) -> None:
+    """Poll due sources every ``tick`` seconds, or as soon as ``wake`` is set (articles added elsewhere wait to be
+    analysed), until ``stop`` is set (checked after each pass and each wait: set ``wake`` too to stop at once).
+    One Analyser (model and index) lives for the whole run."""
     analyser: Analyser | None = None
+    robots: RobotsCache = {}
+    wake = wake or threading.Event()
     while not stop.is_set():
+        wake.clear()
         try:
             if analyser is None:
                 analyser = Analyser.open(store)
-            report = poll(store, analyser)
+            report = poll(store, analyser, robots=robots)
             if report.sources:
                 passes.info("%s", describe_pass(report))
         except Exception:  # keep the scheduler alive whatever one pass hits
             log.exception("poll pass failed")
-        stop.wait(tick)
+        wake.wait(tick)

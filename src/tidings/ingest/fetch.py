@@ -515,6 +515,11 @@ class _Robots:
     expires: float
 
 
+# What each origin's robots.txt allows, kept for its TTL: a Fetcher's own by default; a long-running poller hands
+# the same one to every pass's Fetcher, so robots.txt is read once a day, not before the first page of each pass.
+RobotsCache = dict[str, _Robots]
+
+
 # Politeness shared with other processes (workers on other machines): entered per request after this process's
 # own HostLimiter, with the host's key; see queue.SharedHostGate.
 HostGate = Callable[[str], AbstractAsyncContextManager[None]]
@@ -533,7 +538,7 @@ class Fetcher:
 
     def __init__(
         self, settings: FetchSettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None,
-        gate: HostGate | None = None,
+        gate: HostGate | None = None, robots: RobotsCache | None = None,
     ) -> None:
         self.settings = settings or FetchSettings()
         self._gate: HostGate = gate or _no_gate
@@ -548,7 +553,7 @@ class Fetcher:
             follow_redirects=False,  # followed by hand so every hop goes through the host limiter
             trust_env=False,  # no proxies, .netrc credentials or CA overrides picked up from the environment
         )
-        self._robots: dict[str, _Robots] = {}
+        self._robots: RobotsCache = {} if robots is None else robots
         self._robots_locks: dict[str, asyncio.Lock] = {}
         self._robot_token = _product_token(s.user_agent)
 

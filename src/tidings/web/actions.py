@@ -32,14 +32,15 @@ class Analysis:
 
     Requests made while a pass runs fold into one more pass. The embedding model loads once per app; the
     vector index is rebuilt from the store for each pass, so articles another process (``tidings poll`` from
-    cron) added since are candidates too. With ``enabled`` false (``tidings run``, whose scheduler analyses
-    the backlog on its next tick) nothing runs here and two analysers never race over one backlog.
+    cron) added since are candidates too. With ``enabled`` false nothing runs here and two analysers never race
+    over one backlog: ``enqueue`` then asks the process that analyses (the poller beside the site under
+    ``tidings run``, the workers on PostgreSQL), else its next scheduled pass does it.
     """
 
     def __init__(self, store: Store, *, enabled: bool = True, enqueue: Callable[[], object] | None = None) -> None:
         self.store = store
         self.enabled = enabled
-        self.enqueue = enqueue  # where workers do the analysis (PostgreSQL): this asks them, and no model loads here
+        self.enqueue = enqueue  # where another process analyses: this asks it, and no model loads here
         self._embedder: Embedder | None = None
         self._cond = threading.Condition()
         self._pending = False

@@ -84,10 +84,11 @@ def _queue_for(store: Store) -> Callable[[], object] | None:
 
 
 def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool = True,
-               base_url: str | None = None) -> FastAPI:
+               analyse_elsewhere: Callable[[], object] | None = None, base_url: str | None = None) -> FastAPI:
     """The whole site over ``store``. Changes need ``admin_secret``: by default TIDINGS_ADMIN_SECRET, else the
     file beside the database (created when missing). With ``analyse`` false, articles added through the site
-    wait for the scheduler's next pass instead of being analysed here. ``base_url`` is where readers reach the
+    wait for the scheduler's next pass instead of being analysed here; ``analyse_elsewhere``, when given, asks
+    that scheduler (another process) to start it at once. ``base_url`` is where readers reach the
     site, for absolute links (by default TIDINGS_BASE_URL, else http://127.0.0.1:8080); a request's Host never
     makes a link."""
     secret = admin_secret or load_admin_secret(store.target).value
@@ -112,7 +113,7 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
     install_docs(app)
     install_error_handlers(app)
     install_openapi(app)
-    app.state.analysis = Analysis(store, enabled=analyse, enqueue=_queue_for(store))
+    app.state.analysis = Analysis(store, enabled=analyse, enqueue=analyse_elsewhere or _queue_for(store))
     install_admin(app, store, secret, app.state.analysis)
     install_images(app, store)
 
