@@ -365,22 +365,38 @@ async def _store_entries(store: Store, fetcher: Fetcher, source: dict[str, Any],
         else:
             fresh.append((e, digest))
     # Pages are fetched for their text where the feed has only summaries, and for a headline where it has none.
-    wanted = [i for i, (e, _) in enumerate(fresh) if fulltext or not e.title][: settings.page_fetch_limit]
-    fetched = await asyncio.gather(*(fetcher.fetch(fresh[i][0].url, check_robots=True,
-                                                   max_bytes=settings.max_page_bytes) for i in wanted))
-    pages: dict[int, FetchResult] = dict(zip(wanted, fetched, strict=True))
-    for i, (entry, digest) in enumerate(fresh):
-        article = await _article_from(source, entry, pages.get(i))
-        if not article.title.strip():  # markup with no words in it, and no page to name it
-            tally(result.skipped, NO_TITLE_OR_TEXT)
-            continue
-        outcome = save_article(store, article, digest, recent=recent, adjusted=result.adjusted)
-        if outcome == "new":
-            result.new += 1
-        elif outcome == "updated":
-            result.updated += 1
-        elif outcome == "foreign":
-            tally(result.skipped, FOREIGN_URL)
+    wanted = {i for i, (e, _) in enumerate(fresh) if fulltext or not e.title}
+    wanted = set(sorted(wanted)[: settings.page_fetch_limit])
+    # A page is held from its fetch until its text is extracted, and only ``pages_in_hand`` at a time per source:
+    # the poller's memory does not grow with the number of pages. Articles are stored in feed order as soon as
+    # they are ready, so the analysis can start on the first while later pages are still being fetched.
+    in_hand = asyncio.Semaphore(max(1, settings.pages_in_hand))
+
+    async def build(i: int, entry: FeedEntry) -> ArticleIn:
+        if i not in wanted:
+            return await _article_from(source, entry, None)
+        async with in_hand:
+            page = await fetcher.fetch(entry.url, check_robots=True, max_bytes=settings.max_page_bytes)
+            return await _article_from(source, entry, page)
+
+    tasks = [asyncio.ensure_future(build(i, e)) for i, (e, _) in enumerate(fresh)]
+    try:
+        for task, (_, digest) in zip(tasks, fresh, strict=True):
+            article = await task
+            if not article.title.strip():  # markup with no words in it, and no page to name it
+                tally(result.skipped, NO_TITLE_OR_TEXT)
+                continue
+            outcome = save_article(store, article, digest, recent=recent, adjusted=result.adjusted)
+            if outcome == "new":
+                result.new += 1
+            elif outcome == "updated":
+                result.updated += 1
+            elif outcome == "foreign":
+                tally(result.skipped, FOREIGN_URL)
+    finally:
+        for task in tasks:  # cancelled (the pass's time is up) or failed: the pages not yet done are dropped
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _identity(source: dict[str, Any], e: FeedEntry) -> ArticleIn:
