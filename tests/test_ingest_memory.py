@@ -10,7 +10,7 @@ import pytest
 
 from newsserver import FEED_TYPE, NewsServer, refresh, rss
 from tidings.config import PollSettings
-from tidings.ingest import pipeline
+from tidings.ingest import extract as extraction
 from tidings.ingest.fetch import Fetcher
 from tidings.storage.store import Store
 
@@ -33,7 +33,7 @@ def _poll_counting(store: Store, server: NewsServer, monkeypatch: pytest.MonkeyP
     feed = server.add("/feed.xml", rss(items), FEED_TYPE)
     source_id = store.add_source(feed, "Harbour", fulltext="always")[0]
     held, most = 0, 0
-    fetch, extract = Fetcher.fetch, pipeline.extract_page_elsewhere
+    fetch, extract = Fetcher.fetch, extraction.extract_page_elsewhere
 
     async def counted_fetch(self: Fetcher, url: str, **kw: Any) -> Any:
         nonlocal held, most
@@ -51,7 +51,7 @@ def _poll_counting(store: Store, server: NewsServer, monkeypatch: pytest.MonkeyP
         return page
 
     monkeypatch.setattr(Fetcher, "fetch", counted_fetch)
-    monkeypatch.setattr(pipeline, "extract_page_elsewhere", slow_extract)
+    monkeypatch.setattr(extraction, "extract_page_elsewhere", slow_extract)
     result = refresh(store, source_id, poll=PollSettings(pages_in_hand=in_hand))
     assert result.new == PAGES and not result.error
     stored = sorted(store.latest_articles(source_id=source_id, limit=PAGES), key=lambda r: r["id"])

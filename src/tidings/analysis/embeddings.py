@@ -77,7 +77,9 @@ class OnnxMiniLMEmbedder:
     name = MiniLMEmbedder.name
     dim = MiniLMEmbedder.dim
 
-    def __init__(self, batch_size: int = 16) -> None:
+    # 8 rather than 16: faster on two cores (35 vs 23 texts/s, 46 vs 52 ms of CPU a text) and about 100 MiB less
+    # held by ONNX Runtime's memory arena (docs/performance.md).
+    def __init__(self, batch_size: int = 8) -> None:
         self.batch_size = batch_size
         self._session: object | None = None
         self._tokenizer: object | None = None

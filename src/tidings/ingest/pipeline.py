@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from statistics import median
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlparse
 
 from tidings.analysis.regions import detect_regions
@@ -28,15 +28,15 @@ from tidings.clock import iso, parse_iso, utcnow
 from tidings.config import PollSettings
 from tidings.errors import UserError
 from tidings.ingest import schedule
-from tidings.ingest.discover import common_feed_paths, find_feed_links
-from tidings.ingest.extract import extract_page_elsewhere
 from tidings.ingest.feeds import NO_TITLE_OR_TEXT, looks_like_feed, parse_feed, storable
-from tidings.ingest.fetch import Fetcher, FetchResult
 from tidings.ingest.normalize import canonical_url, html_to_text, snippet, word_count
 from tidings.ingest.opml import export_opml as opml_document
 from tidings.ingest.opml import parse_opml
 from tidings.models import ArticleIn, FeedEntry, OpmlOutline, ParsedFeed
 from tidings.storage.store import Store
+
+if TYPE_CHECKING:  # polling's HTTP client is imported where it is used: `tidings import` never needs it
+    from tidings.ingest.fetch import Fetcher, FetchResult
 
 log = logging.getLogger(__name__)
 progress = logging.getLogger("tidings.progress")
@@ -257,6 +257,8 @@ async def _resolve_feed(fetcher: Fetcher, res: FetchResult) -> tuple[str, Parsed
         parsed = parse_feed(res.content, res.final_url, res.content_type)
         if parsed.entries or not parsed.error:
             return res.final_url, parsed
+    from tidings.ingest.discover import common_feed_paths, find_feed_links
+
     candidates = find_feed_links(res.content, res.final_url) or common_feed_paths(res.final_url)
     for candidate in candidates[:8]:
         sub = await fetcher.fetch(candidate)
@@ -420,6 +422,8 @@ async def _article_from(source: dict[str, Any], e: FeedEntry, page: FetchResult 
 
 
 async def _add_page(a: ArticleIn, page: FetchResult, feed_text: str) -> None:
+    from tidings.ingest.extract import extract_page_elsewhere
+
     x = await extract_page_elsewhere(page.content, page.final_url, owner=a.source_id)
     if word_count(x.text) > word_count(feed_text):
         a.text = x.text
@@ -461,6 +465,8 @@ async def refresh_sources(store: Store, fetcher: Fetcher, sources: list[dict[str
     A source not done within ``settings.pass_timeout`` (a slow host with many feeds) is stopped, recorded as
     failed and backed off, so one host never holds up the pass.
     """
+    from tidings.ingest.fetch import FetchResult
+
     limit = (settings or PollSettings()).pass_timeout
 
     async def one(source: dict[str, Any]) -> RefreshResult:
