@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import numpy as np
 import pytest
 
 from newsserver import FEED_TYPE, NewsServer, refresh, rss
@@ -69,3 +70,26 @@ def test_without_the_bound_every_page_would_be_held(
         store: Store, news_server: NewsServer, monkeypatch: pytest.MonkeyPatch) -> None:
     most, _ = _poll_counting(store, news_server, monkeypatch, in_hand=PAGES)
     assert most > 2  # the bound above is what kept it at two
+
+
+def test_pairs_are_scored_in_chunks_with_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Re-clustering scores its pairs a chunk at a time (memory bounded by the chunk, not the window); the
+    plan is exactly that of scoring every pair at once."""
+    from tidings.analysis.embeddings import HashingEmbedder
+    from tidings.linking import recluster as rc
+
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(60)]
+    texts = [" ".join(rng.choice(words, 12)) for _ in range(40)]
+    members = [rc.Member(i, f"outlet {i % 5}", 1.7e9 + 3600 * i, None, frozenset(t.split()))
+               for i, t in enumerate(texts)]
+    vectors = HashingEmbedder().embed(texts)
+    candidates = [[j for j in range(40) if j != i] for i in range(40)]
+    monkeypatch.setattr(rc, "PAIR_CHUNK", 1 << 20)
+    whole = rc.recluster(members, vectors, candidates)
+    parts = []
+    monkeypatch.setattr(rc, "_parts", lambda *a, _f=rc._parts: parts.append(len(a[2])) or _f(*a))
+    monkeypatch.setattr(rc, "PAIR_CHUNK", 7)
+    chunked = rc.recluster(members, vectors, candidates)
+    assert parts and max(parts) > 7  # the windows' pairs were more than one chunk
+    assert chunked.scores == whole.scores and chunked.clusters == whole.clusters and chunked.found == whole.found
