@@ -3,7 +3,8 @@
     python -m benchmarks.ab_ingest [--base REV] [--feeds 15] [--per-feed 100] [--hosts 5] [--workdir DIR]
                                    [--markdown]
 
-A is a ``git worktree`` of REV (default: the merge base with main) made in the work folder; each `tidings`
+A is a ``git worktree`` of REV (default: the merge base with main) made in the work folder (and removed at the
+end); each `tidings`
 command runs with PYTHONPATH pointing at its checkout's sources. Both poll the same fixture web (every page
 fetched and extracted, ``TIDINGS_HOST_DELAY=0``) into fresh databases, then import the same JSON Lines, in the
 order poll A, poll B, import B, import A, so that a machine getting busier or quieter weighs on both. Beside
@@ -125,7 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     base = args.base or default_base()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="tidings-ab-"))
     work.mkdir(parents=True, exist_ok=True)
-    rows = run_ab(args.data, work, base=base, feeds=args.feeds, per_feed=args.per_feed, hosts=args.hosts)
+    try:
+        rows = run_ab(args.data, work, base=base, feeds=args.feeds, per_feed=args.per_feed, hosts=args.hosts)
+    finally:  # the base checkout is registered with git: unregister it (its files go with the work folder)
+        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force",
+                        str(work / f"base-{base.replace('/', '-')}")], capture_output=True, check=False)
     print("| what | value | unit | command |\n|---|---:|---|---|")
     for r in rows:
         value = f"{r.value:.3f}" if isinstance(r.value, float) else str(r.value)
