@@ -73,23 +73,33 @@ def test_without_the_bound_every_page_would_be_held(
 
 
 def test_pairs_are_scored_in_chunks_with_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Re-clustering scores its pairs a chunk at a time (memory bounded by the chunk, not the window); the
-    plan is exactly that of scoring every pair at once."""
+    """Re-clustering scores its pairs a chunk at a time (memory bounded by the chunk, not the window or the
+    component); the plan is exactly that of scoring every pair at once."""
     from tidings.analysis.embeddings import HashingEmbedder
     from tidings.linking import recluster as rc
 
     rng = np.random.default_rng(3)
-    words = [f"w{i}" for i in range(60)]
-    texts = [" ".join(rng.choice(words, 12)) for _ in range(40)]
-    members = [rc.Member(i, f"outlet {i % 5}", 1.7e9 + 3600 * i, None, frozenset(t.split()))
+    events = [list(rng.choice([f"w{i}" for i in range(400)], 14, replace=False)) for _ in range(8)]
+    texts = [" ".join([*words[:11], *rng.choice(words, 3)]) for words in events for _ in range(5)]
+    members = [rc.Member(i, f"outlet {i % 5}", 1.7e9 + 600 * i, None, frozenset(t.split()))
                for i, t in enumerate(texts)]
     vectors = HashingEmbedder().embed(texts)
-    candidates = [[j for j in range(40) if j != i] for i in range(40)]
+    candidates = [[j for j in range(len(texts)) if j != i] for i in range(len(texts))]
     monkeypatch.setattr(rc, "PAIR_CHUNK", 1 << 20)
     whole = rc.recluster(members, vectors, candidates)
-    parts = []
-    monkeypatch.setattr(rc, "_parts", lambda *a, _f=rc._parts: parts.append(len(a[2])) or _f(*a))
     monkeypatch.setattr(rc, "PAIR_CHUNK", 7)
     chunked = rc.recluster(members, vectors, candidates)
-    assert parts and max(parts) > 7  # the windows' pairs were more than one chunk
+    assert any(len(c) > 1 for c in whole.clusters)  # components were clustered, not only scored
     assert chunked.scores == whole.scores and chunked.clusters == whole.clusters and chunked.found == whole.found
+
+
+@pytest.mark.parametrize("n", [2, 3, 10, 41])
+def test_condensed_pairs_come_in_scipys_order_in_bounded_chunks(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tidings.linking import recluster as rc
+
+    monkeypatch.setattr(rc, "PAIR_CHUNK", 12)
+    chunks = list(rc._condensed_pairs(n))
+    rows, cols = np.triu_indices(n, k=1)
+    assert np.array_equal(np.concatenate([r for r, _ in chunks]), rows)
+    assert np.array_equal(np.concatenate([c for _, c in chunks]), cols)
+    assert all(len(r) <= max(12, n - 1) for r, _ in chunks)  # a chunk is whole rows: one row may exceed it
