@@ -89,11 +89,13 @@ def build_web(web: FixtureWeb, articles: list[Article], feeds: int) -> list[tupl
 class FloorHelper:
     """The model-only process, kept running so each round measures embedding, not loading."""
 
-    def __init__(self, articles: list[Article], work: Path, rounds: int = ROUNDS) -> None:
+    def __init__(self, articles: list[Article], work: Path, rounds: int = ROUNDS,
+                 env: dict[str, str] | None = None) -> None:
         texts = work / "floor.json"
         texts.write_text(json.dumps([[a.title, a.text] for a in articles]), encoding="utf-8")
         cmd = [sys.executable, "-m", "benchmarks.ingest", "--embed-floor", str(texts), str(rounds)]
-        self.proc = subprocess.Popen(cmd, env=tidings_env(TIDINGS_EMBEDDER=None), cwd=REPO, text=True,
+        self.proc = subprocess.Popen(cmd, env=tidings_env(**{"TIDINGS_EMBEDDER": None, **(env or {})}),
+                                     cwd=REPO, text=True,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self.ready = self._answer()
         self.rounds: list[tuple[int, float, float]] = []  # texts, wall seconds, CPU seconds

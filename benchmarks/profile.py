@@ -18,7 +18,8 @@ _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 # Innermost frame from a known library decides a sample's area (walking out from the leaf).
 AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("embedding model (torch, transformers)", ("torch/", "transformers/", "sentence_transformers/", "tokenizers")),
+    ("embedding model (ONNX Runtime or torch)", ("onnxruntime/", "tidings/analysis/embeddings.py", "torch/",
+                                                "transformers/", "sentence_transformers/", "tokenizers")),
     ("page extraction (trafilatura, lxml, htmldate)", ("trafilatura/", "lxml", "justext/", "htmldate/",
                                                        "courlan/", "tidings/ingest/extract.py")),
     ("feed parsing (feedparser)", ("feedparser/", "tidings/ingest/feeds.py")),
@@ -39,8 +40,8 @@ PHASES: tuple[tuple[str, str, str], ...] = (
     ("  save_article (one transaction per article)", "save_article", "tidings/ingest/pipeline.py"),
     ("  Fetcher.fetch (HTTP)", "Fetcher.fetch", "tidings/ingest/fetch.py"),
     ("analyse backlog (analyse_backlog)", "analyse_backlog", "tidings/jobs.py"),
-    ("  model load (imports and weights)", "MiniLMEmbedder._load", "tidings/analysis/embeddings.py"),
-    ("  embed (sentence model, load included)", "MiniLMEmbedder.embed", "tidings/analysis/embeddings.py"),
+    ("  model load (imports and weights)", "_load", "tidings/analysis/embeddings.py"),
+    ("  embed (sentence model, load included)", "embed", "tidings/analysis/embeddings.py"),
     ("  fingerprint (MinHash)", "fingerprint", "tidings/similarity/neardup.py"),
     ("  _link (Similar News, copies, stories)", "_link", "tidings/jobs.py"),
     ("Analyser.open (load the vector index)", "Analyser.open", "tidings/jobs.py"),
@@ -50,7 +51,7 @@ STARTUP = "start-up: imports before the command runs"
 # count in the areas and in self time but cannot be given to the phases that awaited them.
 CUT = "(samples whose stack starts inside a coroutine: phase unknown)"
 ROOTS = frozenset({"<module>", "_run_module_as_main", "_run_code", "run_module", "_bootstrap", "_bootstrap_inner"})
-NATIVE = "native threads with no Python frames (torch's OpenMP workers, most likely)"
+NATIVE = "native threads with no Python frames (the model's worker threads, most likely)"
 
 
 @dataclass

@@ -57,7 +57,7 @@ def test_profile_summary_counts_self_time_areas_and_phases() -> None:
     assert p.samples == 102
     assert p.self_time[0] == ("Linear.forward (torch/nn/modules/linear.py)", 50)  # lines of one function add up
     areas = dict(p.areas)
-    assert areas["embedding model (torch, transformers)"] == 50
+    assert areas["embedding model (ONNX Runtime or torch)"] == 50
     assert areas["page extraction (trafilatura, lxml, htmldate)"] == 30
     assert areas["SQLite (tidings storage)"] == 10
     assert areas[NATIVE] == 5  # stacks with only the process frame

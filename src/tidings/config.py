@@ -97,6 +97,7 @@ class PollSettings:
     page_fetch_limit: int = 100     # article pages fetched per source and poll
     max_page_bytes: int = 2 * 1024 * 1024  # an article page larger than this is not read
     pass_timeout: float = 600.0     # seconds one source may take in a poll pass (feed, pages and storing)
+    pages_in_hand: int = 4          # per source: pages fetched and not yet extracted (bounds the poller's memory)
 
 
 BASE_URL_ENV = "TIDINGS_BASE_URL"

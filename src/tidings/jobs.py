@@ -18,7 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,7 +26,6 @@ from tidings.analysis.embeddings import Embedder, embedding_text, get_embedder
 from tidings.analysis.terms import key_terms
 from tidings.clock import iso, parse_iso, utcnow
 from tidings.config import PollSettings, env_float, index_path
-from tidings.ingest.fetch import Fetcher, FetchSettings, RobotsCache, allow_private_from_env
 from tidings.ingest.pipeline import RefreshResult, Tally, describe_tally, refresh_sources, tally
 from tidings.linking.apply import apply_links, apply_stories
 from tidings.linking.plan import Candidate, plan_links
@@ -38,6 +37,9 @@ from tidings.similarity.lexical import content_words
 from tidings.similarity.neardup import Fingerprint, copy_share, fingerprint, needs_exact_check
 from tidings.similarity.relate import DEFAULT, Evidence, Thresholds
 from tidings.storage.store import Store
+
+if TYPE_CHECKING:  # the HTTP client is imported by the poll itself: `tidings import` starts without it
+    from tidings.ingest.fetch import FetchSettings, RobotsCache
 
 log = logging.getLogger(__name__)
 
@@ -345,6 +347,8 @@ class PollReport:
 
 
 def fetch_settings_from_env() -> FetchSettings:
+    from tidings.ingest.fetch import FetchSettings, allow_private_from_env
+
     return FetchSettings(allow_private=allow_private_from_env(),
                          min_delay=env_float("TIDINGS_HOST_DELAY", FetchSettings.min_delay),
                          jitter=env_float("TIDINGS_HOST_JITTER", FetchSettings.jitter))
@@ -362,6 +366,8 @@ def poll(store: Store, analyser: Analyser | None = None, *, include_all: bool = 
     sources = store.due_sources(iso(utcnow()) or "", include_all=include_all)
     report = PollReport(sources=len(sources))
     progress("poll", 0, len(sources))
+
+    from tidings.ingest.fetch import Fetcher
 
     async def run() -> list[RefreshResult]:
         async with Fetcher(fetch_settings or fetch_settings_from_env(), robots=robots) as fetcher:

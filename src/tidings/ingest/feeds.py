@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
-import feedparser
 from lxml import etree
 from lxml import html as lxml_html
 
@@ -265,6 +264,8 @@ def _parse_xml_feed(content: bytes, url: str, content_type: str) -> ParsedFeed:
     if content_type:
         headers["content-type"] = content_type
     # A stream, never a str: feedparser would treat a str as a URL or a file name to open.
+    import feedparser  # only polling needs it: `tidings import` starts without it
+
     parsed = feedparser.parse(io.BytesIO(content), response_headers=headers)
     # Plain dicts: FeedParserDict's legacy key aliases (updated -> published...) warn and blur the two dates.
     feed = dict(parsed.get("feed") or {})

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from statistics import median
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlparse
 
 from tidings import metrics
@@ -30,10 +30,7 @@ from tidings.clock import iso, parse_iso, utcnow
 from tidings.config import PollSettings
 from tidings.errors import UserError
 from tidings.ingest import schedule
-from tidings.ingest.discover import common_feed_paths, find_feed_links
-from tidings.ingest.extract import extract_page_elsewhere
 from tidings.ingest.feeds import NO_TITLE_OR_TEXT, looks_like_feed, parse_feed, storable
-from tidings.ingest.fetch import Fetcher, FetchResult
 from tidings.ingest.normalize import canonical_url, html_to_text, snippet, word_count
 from tidings.ingest.opml import export_opml as opml_document
 from tidings.ingest.opml import parse_opml
@@ -41,6 +38,9 @@ from tidings.ingest.rules import Rules
 from tidings.models import ArticleIn, FeedEntry, OpmlOutline, ParsedFeed
 from tidings.progress import Progress, quiet
 from tidings.storage.store import Store
+
+if TYPE_CHECKING:  # polling's HTTP client is imported where it is used: `tidings import` never needs it
+    from tidings.ingest.fetch import Fetcher, FetchResult
 
 log = logging.getLogger(__name__)
 stored_log = logging.getLogger("tidings.progress")
@@ -262,6 +262,8 @@ async def _resolve_feed(fetcher: Fetcher, res: FetchResult) -> tuple[str, Parsed
         parsed = parse_feed(res.content, res.final_url, res.content_type)
         if parsed.entries or not parsed.error:
             return res.final_url, parsed
+    from tidings.ingest.discover import common_feed_paths, find_feed_links
+
     candidates = find_feed_links(res.content, res.final_url) or common_feed_paths(res.final_url)
     for candidate in candidates[:8]:
         sub = await fetcher.fetch(candidate)
@@ -380,22 +382,38 @@ async def _store_entries(store: Store, fetcher: Fetcher, source: dict[str, Any],
         else:
             fresh.append((e, digest))
     # Pages are fetched for their text where the feed has only summaries, and for a headline where it has none.
-    wanted = [i for i, (e, _) in enumerate(fresh) if fulltext or not e.title][: settings.page_fetch_limit]
-    fetched = await asyncio.gather(*(fetcher.fetch(fresh[i][0].url, check_robots=True,
-                                                   max_bytes=settings.max_page_bytes) for i in wanted))
-    pages: dict[int, FetchResult] = dict(zip(wanted, fetched, strict=True))
-    for i, (entry, digest) in enumerate(fresh):
-        article = await _article_from(source, entry, pages.get(i))
-        if not article.title.strip():  # markup with no words in it, and no page to name it
-            tally(result.skipped, NO_TITLE_OR_TEXT)
-            continue
-        outcome = save_article(store, article, digest, recent=recent, adjusted=result.adjusted)
-        if outcome == "new":
-            result.new += 1
-        elif outcome == "updated":
-            result.updated += 1
-        elif outcome == "foreign":
-            tally(result.skipped, FOREIGN_URL)
+    wanted = {i for i, (e, _) in enumerate(fresh) if fulltext or not e.title}
+    wanted = set(sorted(wanted)[: settings.page_fetch_limit])
+    # A page is held from its fetch until its text is extracted, and only ``pages_in_hand`` at a time per source:
+    # the poller's memory does not grow with the number of pages. Articles are stored in feed order as soon as
+    # they are ready, so the analysis can start on the first while later pages are still being fetched.
+    in_hand = asyncio.Semaphore(max(1, settings.pages_in_hand))
+
+    async def build(i: int, entry: FeedEntry) -> ArticleIn:
+        if i not in wanted:
+            return await _article_from(source, entry, None)
+        async with in_hand:
+            page = await fetcher.fetch(entry.url, check_robots=True, max_bytes=settings.max_page_bytes)
+            return await _article_from(source, entry, page)
+
+    tasks = [asyncio.ensure_future(build(i, e)) for i, (e, _) in enumerate(fresh)]
+    try:
+        for task, (_, digest) in zip(tasks, fresh, strict=True):
+            article = await task
+            if not article.title.strip():  # markup with no words in it, and no page to name it
+                tally(result.skipped, NO_TITLE_OR_TEXT)
+                continue
+            outcome = save_article(store, article, digest, recent=recent, adjusted=result.adjusted)
+            if outcome == "new":
+                result.new += 1
+            elif outcome == "updated":
+                result.updated += 1
+            elif outcome == "foreign":
+                tally(result.skipped, FOREIGN_URL)
+    finally:
+        for task in tasks:  # cancelled (the pass's time is up) or failed: the pages not yet done are dropped
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _identity(source: dict[str, Any], e: FeedEntry) -> ArticleIn:
@@ -419,6 +437,8 @@ async def _article_from(source: dict[str, Any], e: FeedEntry, page: FetchResult 
 
 
 async def _add_page(a: ArticleIn, page: FetchResult, feed_text: str) -> None:
+    from tidings.ingest.extract import extract_page_elsewhere
+
     x = await extract_page_elsewhere(page.content, page.final_url, owner=a.source_id)
     if word_count(x.text) > word_count(feed_text):
         a.text = x.text
@@ -461,6 +481,8 @@ async def refresh_sources(store: Store, fetcher: Fetcher, sources: list[dict[str
     A source not done within ``settings.pass_timeout`` (a slow host with many feeds) is stopped, recorded as
     failed and backed off, so one host never holds up the pass.
     """
+    from tidings.ingest.fetch import FetchResult
+
     limit = (settings or PollSettings()).pass_timeout
     done = 0
 

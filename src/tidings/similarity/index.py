@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,9 +34,20 @@ class Indexed:
     copy_group: int | None = None
 
 
-def _new_graph(dim: int) -> object:
+def _usearch_index() -> Any:
+    """usearch's Index class. ONNX Runtime (the default embedder's) is loaded first where it may be needed: loaded
+    after usearch, its import crashes the process (two pybind11 modules built against different C++ runtimes);
+    the other order works."""
+    from tidings.analysis.embeddings import preload_runtime
+
+    preload_runtime()
     from usearch.index import Index
 
+    return Index
+
+
+def _new_graph(dim: int) -> object:
+    Index = _usearch_index()
     return Index(ndim=dim, metric="cos", dtype="f16", connectivity=CONNECTIVITY,
                  expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
 
@@ -190,7 +202,7 @@ class VectorIndex:
     @classmethod
     def load(cls, path: str | Path, dim: int) -> VectorIndex:
         """The saved graph, or an empty index when there is none or it does not fit (it is rebuilt then)."""
-        from usearch.index import Index
+        Index = _usearch_index()
 
         graph = None
         if Path(path).exists():
@@ -201,5 +213,5 @@ class VectorIndex:
             if graph is not None and graph.ndim != dim:
                 graph = None
         if graph is not None:
-            graph.expansion_search = EXPANSION_SEARCH  # type: ignore[misc]  # not part of the saved file
+            graph.expansion_search = EXPANSION_SEARCH  # not part of the saved file
         return cls(dim, graph)

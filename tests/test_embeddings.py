@@ -1,0 +1,64 @@
+"""The ONNX Runtime backend gives the vectors torch gives, without loading torch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tidings.analysis import onnx_export
+from tidings.analysis.embeddings import EMBEDDERS, MiniLMEmbedder, OnnxMiniLMEmbedder, embedding_text, get_embedder
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+TEXTS = [
+    embedding_text("Floods close the main road into the valley",
+                   "", "Heavy rain overnight flooded the main road into the valley, and the police closed it "
+                       "until the water goes down. " * 3),
+    embedding_text("Central bank holds rates", "The bank kept its main rate at 4.5 per cent.", ""),
+    "short",
+    "  padded with spaces and a much longer tail " + "word " * 400,  # truncated at 256 tokens by both
+    "Ünïcödé, emoji 🙂 and numbers 1,234.5",
+]
+
+
+def test_the_default_minilm_runs_on_onnx_and_torch_stays_selectable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TIDINGS_EMBEDDER", raising=False)
+    assert isinstance(get_embedder(), OnnxMiniLMEmbedder)
+    assert isinstance(get_embedder("minilm-torch"), MiniLMEmbedder)
+    monkeypatch.setenv("TIDINGS_EMBEDDER", "minilm-torch")
+    assert isinstance(get_embedder(), MiniLMEmbedder)
+    # Same name: vectors stored by one backend are used by the other, never embedded again.
+    assert EMBEDDERS["minilm-onnx"].name == EMBEDDERS["minilm-torch"].name
+
+
+def test_the_cached_graph_is_named_by_the_versions_that_made_it(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIDINGS_DATA_DIR", str(tmp_path))
+    first = onnx_export.graph_path()
+    assert first.parent == tmp_path / "models"
+    monkeypatch.setattr(onnx_export, "_version", lambda package: "9.9" if package == "torch" else "1.0")
+    assert onnx_export.graph_path() != first
+
+
+@pytest.mark.slow
+def test_onnx_vectors_match_torch_and_torch_is_never_loaded(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(SRC), "TIDINGS_DATA_DIR": str(tmp_path)}
+    script = ("import json, sys; from tidings.analysis.embeddings import get_embedder\n"
+              "v = get_embedder('minilm-onnx').embed(json.loads(sys.stdin.read()))\n"
+              "print(json.dumps({'torch': 'torch' in sys.modules, 'v': v.tolist()}))")
+    done = subprocess.run([sys.executable, "-c", script], input=json.dumps(TEXTS), env=env, capture_output=True,
+                          text=True, check=True, timeout=300)
+    answer = json.loads(done.stdout)
+    assert answer["torch"] is False  # the export ran in a process of its own
+    assert len(list((tmp_path / "models").glob("*.onnx"))) == 1  # cached, no temporary file left behind
+    onnx = np.asarray(answer["v"], dtype=np.float32)
+    torch = MiniLMEmbedder(batch_size=2).embed(TEXTS)  # other batches than ONNX's: padding must not matter
+    assert onnx.shape == torch.shape == (len(TEXTS), 384)
+    assert np.allclose(np.linalg.norm(onnx, axis=1), 1.0, atol=1e-5)
+    assert float((onnx * torch).sum(axis=1).min()) >= 0.99999

@@ -1,0 +1,105 @@
+"""What a poll holds does not grow with the number of pages: a source's pages are held from their fetch until
+their text is extracted, at most ``PollSettings.pages_in_hand`` at a time, and stored in feed order."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import pytest
+
+from newsserver import FEED_TYPE, NewsServer, refresh, rss
+from tidings.config import PollSettings
+from tidings.ingest import extract as extraction
+from tidings.ingest.fetch import Fetcher
+from tidings.storage.store import Store
+
+PAGES = 12
+BODY = " ".join(f"Sentence {n} of the report on the harbour, with its details and figures." for n in range(40))
+
+
+def _page(i: int) -> str:
+    return (f"<html><head><title>Harbour report {i}</title></head><body><article><h1>Harbour report {i}</h1>"
+            f"<p>{BODY}</p><p>{BODY}</p></article></body></html>")
+
+
+def _poll_counting(store: Store, server: NewsServer, monkeypatch: pytest.MonkeyPatch,
+                   in_hand: int) -> tuple[int, list[str]]:
+    """Poll one full-text feed of PAGES pages; the most pages held at once (fetched, not yet extracted), and
+    the stored articles' URLs in the order they were stored."""
+    items = [(f"g{i}", server.url(f"/a/{i}"), f"Harbour report {i}") for i in range(PAGES)]
+    for i in range(PAGES):
+        server.add(f"/a/{i}", _page(i))
+    feed = server.add("/feed.xml", rss(items), FEED_TYPE)
+    source_id = store.add_source(feed, "Harbour", fulltext="always")[0]
+    held, most = 0, 0
+    fetch, extract = Fetcher.fetch, extraction.extract_page_elsewhere
+
+    async def counted_fetch(self: Fetcher, url: str, **kw: Any) -> Any:
+        nonlocal held, most
+        res = await fetch(self, url, **kw)
+        if "/a/" in url:
+            held += 1
+            most = max(most, held)
+        return res
+
+    async def slow_extract(html: bytes | str, url: str = "", **kw: Any) -> Any:
+        nonlocal held
+        await asyncio.sleep(0.02)  # extraction slower than loopback fetches, as in a real poll
+        page = await extract(html, url, **kw)
+        held -= 1
+        return page
+
+    monkeypatch.setattr(Fetcher, "fetch", counted_fetch)
+    monkeypatch.setattr(extraction, "extract_page_elsewhere", slow_extract)
+    result = refresh(store, source_id, poll=PollSettings(pages_in_hand=in_hand))
+    assert result.new == PAGES and not result.error
+    stored = sorted(store.latest_articles(source_id=source_id, limit=PAGES), key=lambda r: r["id"])
+    return most, [r["url"] for r in stored]
+
+
+def test_a_poll_holds_at_most_pages_in_hand_and_stores_in_feed_order(
+        store: Store, news_server: NewsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    most, urls = _poll_counting(store, news_server, monkeypatch, in_hand=2)
+    assert 1 <= most <= 2
+    assert urls == [news_server.url(f"/a/{i}") for i in range(PAGES)]
+
+
+def test_without_the_bound_every_page_would_be_held(
+        store: Store, news_server: NewsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    most, _ = _poll_counting(store, news_server, monkeypatch, in_hand=PAGES)
+    assert most > 2  # the bound above is what kept it at two
+
+
+def test_pairs_are_scored_in_chunks_with_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Re-clustering scores its pairs a chunk at a time (memory bounded by the chunk, not the window or the
+    component); the plan is exactly that of scoring every pair at once."""
+    from tidings.analysis.embeddings import HashingEmbedder
+    from tidings.linking import recluster as rc
+
+    rng = np.random.default_rng(3)
+    events = [list(rng.choice([f"w{i}" for i in range(400)], 14, replace=False)) for _ in range(8)]
+    texts = [" ".join([*words[:11], *rng.choice(words, 3)]) for words in events for _ in range(5)]
+    members = [rc.Member(i, f"outlet {i % 5}", 1.7e9 + 600 * i, None, frozenset(t.split()))
+               for i, t in enumerate(texts)]
+    vectors = HashingEmbedder().embed(texts)
+    candidates = [[j for j in range(len(texts)) if j != i] for i in range(len(texts))]
+    monkeypatch.setattr(rc, "PAIR_CHUNK", 1 << 20)
+    whole = rc.recluster(members, vectors, candidates)
+    monkeypatch.setattr(rc, "PAIR_CHUNK", 7)
+    chunked = rc.recluster(members, vectors, candidates)
+    assert any(len(c) > 1 for c in whole.clusters)  # components were clustered, not only scored
+    assert chunked.scores == whole.scores and chunked.clusters == whole.clusters and chunked.found == whole.found
+
+
+@pytest.mark.parametrize("n", [2, 3, 10, 41])
+def test_condensed_pairs_come_in_scipys_order_in_bounded_chunks(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tidings.linking import recluster as rc
+
+    monkeypatch.setattr(rc, "PAIR_CHUNK", 12)
+    chunks = list(rc._condensed_pairs(n))
+    rows, cols = np.triu_indices(n, k=1)
+    assert np.array_equal(np.concatenate([r for r, _ in chunks]), rows)
+    assert np.array_equal(np.concatenate([c for _, c in chunks]), cols)
+    assert all(len(r) <= max(12, n - 1) for r, _ in chunks)  # a chunk is whole rows: one row may exceed it
