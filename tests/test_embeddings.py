@@ -62,3 +62,16 @@ def test_onnx_vectors_match_torch_and_torch_is_never_loaded(tmp_path: Path) -> N
     assert onnx.shape == torch.shape == (len(TEXTS), 384)
     assert np.allclose(np.linalg.norm(onnx, axis=1), 1.0, atol=1e-5)
     assert float((onnx * torch).sum(axis=1).min()) >= 0.99999
+
+
+def test_a_process_that_chose_another_embedder_can_still_load_onnx_runtime_after_the_index() -> None:
+    """ONNX Runtime imported after usearch crashes the process; the index loads it first whatever embedder was
+    chosen, so a process that began with another (tests, `tidings eval`'s baselines) may turn to it later."""
+    script = ("from tidings.similarity.index import VectorIndex\n"
+              "VectorIndex(8)\n"  # usearch is loaded for the index's graph
+              "import onnxruntime\n"
+              "print('alive', onnxruntime.get_device())\n")
+    env = {**os.environ, "TIDINGS_EMBEDDER": "hashing"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120,
+                          check=False)
+    assert done.returncode == 0 and "alive" in done.stdout, (done.returncode, done.stderr[-2000:])

@@ -158,10 +158,11 @@ def _chosen() -> str:
 
 
 def preload_runtime() -> None:
-    """Import ONNX Runtime now if the chosen embedder runs on it; see ``similarity.index._usearch_index``."""
-    if EMBEDDERS.get(_chosen()) is OnnxMiniLMEmbedder:
-        with contextlib.suppress(ImportError):
-            import onnxruntime  # noqa: F401
+    """Import ONNX Runtime now (where it is installed), whatever embedder is chosen: once usearch is loaded,
+    importing it crashes the process, and a process may choose another embedder later (see
+    ``similarity.index._usearch_index``)."""
+    with contextlib.suppress(ImportError):
+        import onnxruntime  # noqa: F401
 
 
 def get_embedder(name: str | None = None) -> Embedder:
