@@ -223,12 +223,17 @@ def serving(db: Path, *, timeout: float = 120.0, env: dict[str, str | None] | No
             cold = _wait_ready(proc, base + READY_PATH, started, timeout, err)
             yield Served(proc, base, cold)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, 10)
+
+
+def stop_process(proc: subprocess.Popen[bytes], patience: float = 30.0) -> None:
+    """SIGTERM, and SIGKILL if it has not ended after ``patience`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(patience)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], url: str, started: float, timeout: float, err: IO[bytes]) -> float:

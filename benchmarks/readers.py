@@ -43,7 +43,7 @@ import httpx
 from benchmarks.common import REPO, Row, log, median, tidings_cmd, tidings_env
 from benchmarks.corpus import Article, load_docs, plan_articles
 from benchmarks.ingest import NO_DELAY, _add_sources, build_web
-from benchmarks.load import READY_PATH, Stats, _wait_ready, free_port, paths_from_db, run_load
+from benchmarks.load import READY_PATH, Stats, _wait_ready, free_port, paths_from_db, run_load, stop_process
 from benchmarks.newsweb import FixtureWeb, PageTemplate, Route, addresses, outlet_name, page_route, rss
 
 if TYPE_CHECKING:
@@ -99,15 +99,6 @@ def _start(db: Path, arrangement: str, port: int, tick: float, log_path: Path, *
         cmd = [sys.executable, "-m", "benchmarks.readers", "--thread-run", str(db), str(port), f"{tick:g}"]
     with open(log_path, "wb") as out:
         return subprocess.Popen(cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _wait(condition: Callable[[], bool], what: str, proc: subprocess.Popen[bytes], log_path: Path,
@@ -167,7 +158,7 @@ def trial(corpus: Corpus, work: Path, arrangement: str, readers: int, think: flo
             reading.join()
     finally:
         ended.set()
-        _stop(proc)
+        stop_process(proc)
     return Trial(arrangement, readers, think, finished - started, results.get("all"))
 
 
@@ -254,7 +245,7 @@ def run_fresh(data: Path, work: Path, *, rounds: int, base_feeds: int, new_feeds
                     log(f"fresh: round {k + 1} of {rounds}: " + ", ".join(f"{t:.2f}" for t in sorted(took)) + " s")
             store.close()
         finally:
-            _stop(proc)
+            stop_process(proc)
     s = Stats("fresh", 0.0, latencies=latencies)
     met = bool(latencies) and not failures and s.p50 < 2 and s.p99 < 10
     return [Row(f"fresh news: feed served to the poller -> article page with Similar News served ({len(latencies)} "

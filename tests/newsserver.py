@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -309,6 +309,23 @@ class PostgresServer:
             name = f"t{self._count}"
         self.sql("postgres", f"CREATE DATABASE {name} TEMPLATE {'template0' if empty else 'tidings_template'}")
         return self.url(name)
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 180.0) -> None:
+    """Wait until ``condition`` holds; ``timeout`` bounds a hung process, not its speed."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g} s: {what}")
+        time.sleep(0.1)
+
+
+def answers(url: str) -> bool:
+    """Whether ``url`` answers 200 now."""
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _free_port() -> int:

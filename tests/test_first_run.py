@@ -10,7 +10,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from newsserver import ARTIFACTS, FEED_TYPE, NewsServer, _free_port, chromium, doc, texts
+from newsserver import ARTIFACTS, FEED_TYPE, NewsServer, _free_port, answers, chromium, doc, texts, wait_for
 from tidings.ingest.opml import OpmlOutline, export_opml
 
 pytestmark = pytest.mark.slow
@@ -93,7 +92,7 @@ def tidings_run(tmp_path: Path, outlines: list[OpmlOutline]) -> Iterator[tuple[s
                                 str(port), "--opml", str(opml)], env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: answers(base + "/healthz"), "the site answers")
+        wait_for(lambda: answers(base + "/healthz"), "the site answers")
         yield base, lambda: log.read_text(errors="replace")
     finally:
         run.send_signal(signal.SIGTERM)
@@ -104,23 +103,13 @@ def tidings_run(tmp_path: Path, outlines: list[OpmlOutline]) -> Iterator[tuple[s
             run.wait()
 
 
-def wait_until(condition: Callable[[], object], what: str, timeout: float = 240.0) -> None:
-    deadline = time.monotonic() + timeout  # a bound on a hung run, not on its speed
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout:g} s: {what}"
-        time.sleep(0.2)
 
 
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def first_pass(output: Callable[[], str]) -> re.Match[str]:
     """The log line of the first poll pass, once it is written."""
-    wait_until(lambda: PASS_LINE.search(output()), "the first poll pass is logged")
+    wait_for(lambda: PASS_LINE.search(output()), "the first poll pass is logged")
     found = PASS_LINE.search(output())
     assert found
     return found

@@ -9,8 +9,7 @@ import re
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from newsserver import NewsServer, _free_port, story_feed
+from newsserver import NewsServer, _free_port, story_feed, wait_for
 
 ENV = {"TIDINGS_EMBEDDER": "hashing", "TIDINGS_HOST_DELAY": "0", "TIDINGS_HOST_JITTER": "0",
        "TIDINGS_ALLOW_PRIVATE_NETWORKS": "1"}
@@ -27,12 +26,6 @@ HOUR = "3600"  # the poller's tick: a test that sees a second pass within it saw
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the poller's end is tied to run's on Linux")
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:g} s: {what}")
-        time.sleep(0.1)
 
 
 def alive(pid: int) -> bool:

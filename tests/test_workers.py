@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from newsserver import STORY_WORDS as WORDS
-from newsserver import NewsServer, PostgresServer, Response, rss, story_feed
+from newsserver import NewsServer, PostgresServer, Response, answers, rss, story_feed, wait_for
 from tidings import queue
 from tidings.storage import open_store
 from tidings.storage.postgres import PostgresStore
@@ -76,12 +76,6 @@ class Workers:
         self.stop()
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:g} s: {what}")
-        time.sleep(0.2)
 
 
 def everything_done(store: PostgresStore, expected: int) -> Callable[[], bool]:
@@ -362,7 +356,7 @@ def test_run_on_postgresql_serves_the_site_with_a_worker_beside_it(pg: str, tmp_
                 store = PostgresStore(pg)
                 wait_for(everything_done(store, 12), "the run's worker and the other one analyse every item")
                 url = server.url("/f0/0")
-                wait_for(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), "the site answers")
+                wait_for(lambda: answers(f"http://127.0.0.1:{port}/healthz"), "the site answers")
                 similar = httpx.get(f"http://127.0.0.1:{port}/api/similar", params={"url": url}).json()
                 assert similar["article"]["url"] == url and similar["similar"], similar
                 store.close()
@@ -384,11 +378,3 @@ def workers_of(db: str) -> list[int]:
             found.append(int(cmdline.parent.name))
     return found
 
-
-def _answers(url: str) -> bool:
-    import httpx
-
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
