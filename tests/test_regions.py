@@ -192,6 +192,29 @@ def test_office_of_a_foreign_person_is_who_not_where() -> None:
     assert detect_regions("Mexico City braces for protests", "Thousands marched in the capital.")[0] == "Mexico"
 
 
+def test_home_news_with_a_foreign_part_stays_home() -> None:
+    # The president's dealings with a foreign leader: both countries are subjects, the home one leads.
+    title = "Obama rebuffs Netanyahu over settlements"
+    text = ("Israeli officials said the prime minister would press his case. Israel has built homes in the area "
+            "for years.\nThe White House said Obama would raise the matter with Congress, and Republicans in "
+            "the Senate criticised the administration.")
+    assert detect_regions(title, text)[0] == US
+    # Another country that clearly outweighs home, or that the report was filed from, still leads.
+    abroad = ("Israeli troops moved into the area. Israel's cabinet met in Jerusalem, and Israeli ministers "
+              "said the operation would last weeks. Tel Aviv residents took shelter.\nThe White House urged "
+              "restraint.")
+    assert detect_regions("Netanyahu orders new offensive", abroad)[0] == "Israel"
+    filed = "JERUSALEM (Reuters) - The prime minister said Obama and the White House were told in advance."
+    assert detect_regions("Netanyahu rebuffs Obama", filed)[0] == "Israel"
+
+
+def test_a_war_of_the_past_is_not_the_country() -> None:
+    title = "Senator's account of his service questioned"
+    text = ("The senator, a Vietnam veteran by his own account, spoke at a veterans' hall in Connecticut.\n"
+            "Records show he served stateside during the Vietnam War; Vietnam veterans in the audience objected.")
+    assert "Vietnam" not in detect_regions(title, text)
+
+
 def test_dateline_with_us_state_and_no_dateline_sentence() -> None:
     assert detect_regions("Candidate defends record", "HARTFORD, Conn. — He said the report was wrong.") == [US]
     # A sentence opening with a name and a colon is not a dateline: the headline's region stays first.

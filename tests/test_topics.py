@@ -146,13 +146,13 @@ def test_regions_on_us_politics_floors() -> None:
     us, foreign = bench.region_figures(articles, detect_regions)
     assert us >= 297
     _, base_foreign = bench.region_figures(articles, mentioned_regions)
-    assert foreign <= 0.03 * len(articles)  # 7 of 300 measured (the plain reference: 11)
+    assert foreign <= 0.01 * len(articles)  # 1 of 300 measured (the plain reference: 11)
     assert foreign < base_foreign
     shared_data("allsides-dev")
     headlines = bench.allsides(data)
     _, foreign = bench.region_figures(headlines, detect_regions)
     _, base_foreign = bench.region_figures(headlines, mentioned_regions)
-    assert foreign <= 0.11 * len(headlines)  # 153 of 1,480; many of its stories are foreign news
+    assert foreign <= 0.095 * len(headlines)  # 136 of 1,480 (153 before); some of its stories are foreign news
     assert foreign <= base_foreign
 
 
@@ -162,8 +162,8 @@ def test_story_sharing_on_gold_stories_floors() -> None:
     foreign, none, split = bench.story_figures(labelled, lambda members: members)
     s_foreign, s_none, s_split = bench.story_figures(labelled, shared_regions)
     assert s_none <= 0.045 * len(labelled) < none  # 60 of 1,480 measured, 113 read alone
-    assert s_foreign < foreign  # 144 against 153
-    assert s_split <= 0.6 * split  # 49 of 495 stories split on their first region, 116 read alone
+    assert s_foreign < foreign  # 129 against 136
+    assert s_split <= 0.6 * split  # 46 of 495 stories split on their first region, 112 read alone
 
 
 @pytest.mark.slow

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 
 US = "United States"
+HOME_REGION = US  # the readers' own country: its news with foreign parts stays home news (see _home_first)
 _GEORGIA = "Georgia"
 
 
@@ -533,7 +534,8 @@ _PHRASES = """
 - = Congress of; Chinese checkers; Turkish delight; Turkish Delight; Swiss cheese; Swiss Army knife
 - = Russian roulette; Russian doll; Russian dolls; Spanish flu; English Channel; Korean War; Korean Peninsula
 - = Korean peninsula; Social Democrats; Social Democratic; Christian Democrats; Christian Democratic
-- = Republican Guard; Republican Guards
+- = Republican Guard; Republican Guards; Vietnam War; Vietnam war; Vietnam era; Vietnam-era; Vietnam veteran
+- = Vietnam veterans; Vietnam vet; Vietnam vets
 Sweden = Sweden Democrats
 United Kingdom = Liberal Democrats; Democratic Unionist; Democratic Unionist Party
 United States = American Indian; American Indians; Indian reservation; Indian reservations; Indian tribe
@@ -573,7 +575,7 @@ _ISSUE_NOUNS = _wordset(
 )
 # Offices that make a region name describe a person rather than the place of the news.
 _OFFICES = _wordset("president prime premier leader king queen ambassador envoy minister chancellor ex-president "
-                    "dictator")
+                    "dictator presidents leaders ministers ambassadors")
 # Capitalised words that do not make a following or preceding word part of a person's name.
 _FUNCTION_WORDS = _wordset(
     "The A An In On At To From Of For By With And But Or As After Before Why How What When Where While If Is "
@@ -592,6 +594,7 @@ _TITLE_OTHER = 8.0  # another region the headline names
 _TITLE_ADJUNCT = 2.0  # "Russia probe": the body's balance decides
 _DATELINE_WEIGHT = 12.0  # where the report was filed from: as strong as the headline's subject
 _BODY_WEIGHT = 3.0
+_HOME_MARGIN = 1.5  # another country comes before the home one only when it clearly outweighs it (see _home_first)
 _MIN_SHARE = 0.3  # a region below this share of the top score is a passing mention, not a section
 _BODY_FACTOR = 1.5  # body weight of the plain mention reference
 _LEAD_FACTOR = 1.5
@@ -973,10 +976,14 @@ def _mention_salience(mentions: list[_Mention]) -> list[tuple[str, float]]:
     return [(r, scores[r]) for r in passing]
 
 
-def _title_weights(mentions: list[_Mention]) -> dict[str, float]:
+def _title_weights(mentions: list[_Mention]) -> tuple[dict[str, float], set[str]]:
     """Headline evidence per region: the subject (the first region named, or where the news happens) weighs
-    most, other names less, and a noun adjunct ("Russia probe") little; a region's further names add half."""
+    most, other names less, and a noun adjunct ("Russia probe") little; a region's further names add half.
+    Also the regions the headline gives as the place of the news: a place that is its subject ("China halts
+    exports") or follows "in", "at" ("talks in Beijing"), as opposed to a person ("Netanyahu", "Mexican
+    president") or an issue."""
     per_region: dict[str, list[float]] = {}
+    places: set[str] = set()
     subject_seen = False
     for m in mentions:
         if not m.in_title or m.dateline:
@@ -987,11 +994,13 @@ def _title_weights(mentions: list[_Mention]) -> dict[str, float]:
             role = _TITLE_OTHER
         elif not subject_seen or m.placed:
             role = _TITLE_SUBJECT
+            if m.entry.kind in _PLACE_KINDS:
+                places.add(m.region or "")
         else:
             role = _TITLE_OTHER
         subject_seen = subject_seen or not m.attributive
         per_region.setdefault(m.region or "", []).append(role * m.entry.weight)
-    return {r: max(ws) + 0.5 * (sum(ws) - max(ws)) for r, ws in per_region.items()}
+    return {r: max(ws) + 0.5 * (sum(ws) - max(ws)) for r, ws in per_region.items()}, places
 
 
 def _salience(mentions: list[_Mention]) -> list[tuple[str, float]]:
@@ -1000,7 +1009,7 @@ def _salience(mentions: list[_Mention]) -> list[tuple[str, float]]:
     A region qualifies through the headline (not only as a noun adjunct), the dateline, or repeated body
     mentions; any qualifier must also reach a share of the top score, so a passing mention makes no section.
     """
-    title = _title_weights(mentions)
+    title, title_places = _title_weights(mentions)
     dateline = {m.region or "" for m in mentions if m.dateline}
     body_w: dict[str, float] = {}
     body_n: dict[str, int] = {}
@@ -1027,7 +1036,20 @@ def _salience(mentions: list[_Mention]) -> list[tuple[str, float]]:
     top = max((scores[r] for r in qualified), default=0.0)
     passing = [r for r in qualified if scores[r] >= _MIN_SHARE * top]
     passing.sort(key=lambda r: (-scores[r], order[r]))
-    return [(r, scores[r]) for r in passing]
+    return _home_first([(r, scores[r]) for r in passing], dateline | title_places)
+
+
+def _home_first(ranked: list[tuple[str, float]], located: set[str]) -> list[tuple[str, float]]:
+    """The home region (the United States) first when it is nearly as much the subject as the leading country:
+    a home desk files the president's dealings with a foreign leader, or a foreign figure in a domestic
+    campaign, as home news. Another country leads when it clearly outweighs home, or when the news is located
+    there (``located``: the dateline, or the headline's place of the news)."""
+    if len(ranked) < 2 or ranked[0][0] == HOME_REGION or ranked[0][0] in located:
+        return ranked
+    home = next((item for item in ranked if item[0] == HOME_REGION), None)
+    if home is None or home[1] * _HOME_MARGIN < ranked[0][1]:
+        return ranked
+    return [home] + [item for item in ranked if item is not home]
 
 
 # --- public API ---------------------------------------------------------------------------------------------

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
+from tidings.analysis.regions import HOME_REGION  # whose politics is Politics; other countries' is World
+
 if TYPE_CHECKING:  # numpy is imported where vectors are handled, not at save time
     import numpy as np
 
     from tidings.analysis.embeddings import Embedder
 
-HOME_REGION = "United States"  # the region whose politics is Politics; other countries' is World
 TOPICS = ("Politics", "Business", "Technology", "Science", "Health", "Sports", "Entertainment", "World")
 
 # --- lexicon -----------------------------------------------------------------------------------------------
