@@ -15,8 +15,10 @@ combined, and the baseline "nearest bare label name". Our topics map to its labe
 Health -> Sci/Tech; Politics, World -> World; Business; Sports. Entertainment has no label there: "strict"
 counts it as wrong, "in-set" picks the best topic that has a label. Two shapes: the headline alone, and the
 headline with its lead. "as filed" is what an article gets at save time (``topic_section``: the lexicon, no
-section when unclear, which counts as a miss). Full texts have no topic labels here: BASIL's 300 US-politics
-articles show how many each method files under Politics or World. Nothing here is fitted to these sets.
+section when unclear, which counts as a miss); "as filed after analysis" is its section once the analysis step
+has run (imported into a temporary store and analysed with MiniLM: ``jobs.file_topics``). Full texts have no
+topic labels here: BASIL's 300 US-politics articles show how many each method files under Politics or World.
+Nothing here is fitted to these sets.
 Exit status 2 when the data folder is absent.
 """
 
@@ -164,12 +166,42 @@ def _model_predictions(rows: Rows) -> dict[str, list[str]]:
     return out
 
 
+def analysed_topics(articles: Sequence[Article]) -> list[str]:
+    """The topic section each article has once analysed, through Tidings' own path: imported into a temporary
+    store from a source without sections, analysed with MiniLM (``analyse_backlog``), sections read back;
+    "" where it has none."""
+    import tempfile
+
+    from tidings.analysis.embeddings import get_embedder
+    from tidings.ingest.pipeline import import_jsonl
+    from tidings.jobs import Analyser, analyse_backlog
+    from tidings.storage import open_store
+
+    urls = [f"https://news.example/{n}" for n in range(len(articles))]
+    lines = [json.dumps({"url": url, "source": "News", "title": topics.clean_text(title),
+                         "summary": topics.clean_text(text),
+                         "published": f"2024-01-01T{n // 60 % 24:02d}:{n % 60:02d}:00Z"})  # apart: one per minute
+             for n, (url, (title, text)) in enumerate(zip(urls, articles, strict=True))]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(str(Path(tmp) / "sections.db"))
+        try:
+            import_jsonl(store, lines)
+            analyse_backlog(store, Analyser.open(store, get_embedder("minilm")))
+            filed = [(store.article_by_url(url) or {}).get("sections", []) for url in urls]
+        finally:
+            store.close()
+    return [next((s for s in sections if s in topics.TOPICS), "") for sections in filed]
+
+
 def topic_predictions(rows: Rows, model: bool) -> dict[str, list[str]]:
-    """Every method's labels for ``rows``: the lexicon, as filed, and (with ``model``) the MiniLM views."""
+    """Every method's labels for ``rows``: the lexicon, as filed, and (with ``model``) the MiniLM views and the
+    section as filed after the analysis step."""
     out = {f"lexicon ({tag})": lexical_predictions(rows, tag == "strict") for tag in ("strict", "in-set")}
     out["Tidings as filed (lexicon, abstains)"] = filed_predictions(rows)
     if model:
         out.update(_model_predictions(rows))
+        out["Tidings as filed after analysis"] = [AG_MAP.get(t, "(none)")
+                                                  for t in analysed_topics([(t, x) for t, x, _ in rows])]
     return out
 
 
@@ -188,6 +220,7 @@ def full_text_politics(articles: Sequence[Article], model: bool) -> dict[str, in
         out["prototypes (MiniLM)"] = sum(top(topics.embedding_scores(v, protos)) in politics for v in vectors)
         out["lexicon + prototypes"] = sum(top(topics.combined_scores(v, t, x, protos)) in politics
                                           for v, (t, x) in zip(vectors, articles, strict=True))
+        out["Tidings as filed after analysis"] = sum(t in politics for t in analysed_topics(articles))
     return out
 
 

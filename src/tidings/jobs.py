@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tidings.analysis.embeddings import Embedder, embedding_text, get_embedder
+from tidings.analysis.regions import is_region
 from tidings.analysis.terms import key_terms
+from tidings.analysis.topics import PROTOTYPE_MODELS, TOPICS, prototype_matrix, topic_after_analysis
 from tidings.clock import iso, parse_iso, utcnow
 from tidings.config import PollSettings, env_float, index_path
 from tidings.ingest.pipeline import RefreshResult, Tally, describe_tally, refresh_sources, tally
@@ -59,6 +61,8 @@ class Analyser:
     index_path: Path | None = None
     # Evidence of recently seen articles: neighbours recur, and names are costly to extract again.
     evidence_cache: OrderedDict[int, Evidence] = field(default_factory=OrderedDict)
+
+    topic_prototypes: tuple[Any, ...] | None = None  # embedded on first use (see file_topics)
 
     unsettled_since: str | None = None  # earliest time among articles analysed since the stories last settled
     seen_seq: int = 0  # the last analysis (by any process) this index has taken in
@@ -206,6 +210,7 @@ def _analyse_batch(store: Store, analyser: Analyser, rows: list[dict[str, Any]],
                           [(r["id"], v.astype(np.float32).tobytes()) for r, v in zip(rows, vectors, strict=True)])
     store.save_fingerprints([(i.id, e.fingerprint.signature, e.fingerprint.shingles, *_kept(e))
                              for i, e in zip(items, evs, strict=True)])
+    file_topics(store, analyser, rows, vectors)
     # The batch joins the index and is searched in one call on every core; each article is still linked
     # only to those analysed before it, as if they had come one by one.
     analyser.index.add_many(items, vectors)
@@ -219,6 +224,28 @@ def _analyse_batch(store: Store, analyser: Analyser, rows: list[dict[str, Any]],
             pending.discard(item.id)
             _link(store, analyser, row, item, ev, [(o, c) for o, c in near if o not in pending and o != item.id])
         store.mark_analysed((i.id for i in items), stamp)
+
+
+def file_topics(store: Store, analyser: Analyser, rows: list[dict[str, Any]], vectors: np.ndarray) -> None:
+    """Articles whose source gives no section are filed under the topic their vector and text point to
+    (``topic_after_analysis``), in place of the lexicon's guess at save time; regions stay as filed."""
+    if analyser.embedder.name not in PROTOTYPE_MODELS:
+        return
+    unsectioned = [(r, v) for r, v in zip(rows, vectors, strict=True) if not r["section"]]
+    if not unsectioned:
+        return
+    if analyser.topic_prototypes is None:
+        analyser.topic_prototypes = prototype_matrix(analyser.embedder)
+    filed = store.sections_of_many([r["id"] for r, _ in unsectioned])
+    with store.transaction():
+        for row, vector in unsectioned:
+            before = filed[row["id"]]
+            regions = [s for s in before if is_region(s)]
+            topic = topic_after_analysis(vector, row["title"], row["text"] or row["summary"],
+                                         analyser.topic_prototypes, regions)
+            after = [s for s in before if s not in TOPICS] + ([topic] if topic else [])
+            if after != before:
+                store.set_sections(row["id"], after)
 
 
 def _indexed(row: dict[str, Any]) -> Indexed:

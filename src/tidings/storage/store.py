@@ -21,7 +21,7 @@ from tidings.models import ArticleIn, Neighbour
 Row = dict[str, Any]
 
 BACKLOG_COLUMNS = ("a.id, a.title, a.summary, a.text, a.published_at, a.fetched_at, a.story_id, a.copy_group,"
-                   " s.outlet")
+                   " a.section, s.outlet")
 CLAIM_LEASE = 600.0  # seconds an analyser may hold a claim before others take the articles again
 
 SOURCE_FIELDS = {
