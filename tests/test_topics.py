@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -10,9 +11,12 @@ import pytest
 
 from conftest import shared_data
 from tidings.analysis import topics
+from tidings.analysis.embeddings import HashingEmbedder, MiniLMEmbedder, get_embedder
 from tidings.analysis.regions import detect_regions, mentioned_regions, shared_regions
 from tidings.evaluation.datasets import load_allsides
-from tidings.ingest.pipeline import file_sections
+from tidings.ingest.pipeline import file_sections, import_jsonl
+from tidings.jobs import Analyser, analyse_backlog
+from tidings.storage import open_store
 
 US = "United States"
 
@@ -120,6 +124,84 @@ def test_file_sections_region_then_topic_and_feed_section_first() -> None:
     assert store.sections == ["Opinion", US]  # the feed's section first; no inferred topic then
 
 
+class _TopicEmbedder:
+    """Stands in for MiniLM (its name, so the prototypes apply): a prototype sentence points along its topic's
+    axis, an article along the axis of the topic ``meant`` gives its headline, any other text evenly along all
+    (no clear topic)."""
+
+    name = MiniLMEmbedder.name
+    dim = len(topics.TOPICS)
+
+    def __init__(self, meant: dict[str, str]) -> None:
+        self.meant = meant
+        self.prototypes = {s: t for t, sentences in topics.PROTOTYPES.items() for s in sentences}
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.full((len(texts), self.dim), 1 / np.sqrt(self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            topic = self.prototypes.get(text) or next((t for h, t in self.meant.items() if text.startswith(h)), "")
+            if topic:
+                out[row] = 0.0
+                out[row, topics.TOPICS.index(topic)] = 1.0
+        return out
+
+
+SHARES = ("Shares slide after retailer cuts profit forecast",
+          "Investors sold the stock as quarterly earnings missed analysts' estimates and revenue fell.")
+
+
+def test_prototypes_decide_when_clear_else_the_lexicon_stands() -> None:
+    embedder = _TopicEmbedder({"Shares": "Sports", "Parliament": "Politics"})
+    protos = topics.prototype_matrix(embedder)
+    vector = embedder.embed([f"{SHARES[0]}. {SHARES[1]}"])[0]
+    assert topics.topic_section(*SHARES) == "Business"
+    assert topics.topic_after_analysis(vector, *SHARES, protos) == "Sports"
+    unclear = embedder.embed(["A quiet Tuesday"])[0]
+    assert topics.topic_after_analysis(unclear, *SHARES, protos) == "Business"
+    assert topics.topic_after_analysis(unclear, "A quiet Tuesday", "Nothing much happened.", protos) is None
+    politics = embedder.embed(["Parliament votes"])[0]
+    assert topics.topic_after_analysis(politics, "Parliament votes", "", protos, ["Germany"]) == "World"
+    assert topics.topic_after_analysis(politics, "Parliament votes", "", protos, [US]) == "Politics"
+
+
+def _article(n: int, title: str, text: str, section: str = "") -> str:
+    return json.dumps({"url": f"https://news.example/{n}", "source": f"Outlet {n}", "title": title, "text": text,
+                       "section": section, "published": f"2024-02-06T09:0{n}:00Z"})
+
+
+def test_the_analysis_step_files_the_topic_the_vector_points_to(database: str) -> None:
+    store = open_store(database)
+    lines = [_article(1, *SHARES), _article(2, *SHARES, section="Markets"),
+             _article(3, "Weekly roundup: " + SHARES[0], SHARES[1])]
+    import_jsonl(store, lines)
+    ids = [store.article_by_url(f"https://news.example/{n}")["id"] for n in (1, 2, 3)]  # type: ignore[index]
+    assert [store.sections_of(i) for i in ids] == [["Business"], ["Markets"], ["Business"]]  # the lexicon's guess
+    analyse_backlog(store, Analyser.open(store, _TopicEmbedder({"Shares": "Sports"})))
+    after = [store.sections_of(i) for i in ids]
+    assert after[0] == ["Sports"]  # the vector's topic replaces the save-time guess
+    assert after[1] == ["Markets"]  # the source's own section: no topic is inferred
+    assert after[2] == ["Business"]  # the vector says nothing clear: the lexicon's guess stands
+
+
+def test_a_model_without_prototypes_leaves_the_sections_as_filed(database: str) -> None:
+    store = open_store(database)
+    import_jsonl(store, [_article(1, *SHARES)])
+    analyse_backlog(store, Analyser.open(store, HashingEmbedder()))
+    assert store.sections_of(store.article_by_url("https://news.example/1")["id"]) == ["Business"]  # type: ignore[index]
+
+
+@pytest.mark.slow
+def test_the_analysis_step_files_a_topic_the_lexicon_misses(database: str) -> None:
+    store = open_store(database)
+    title, text = ("Keeper saves late penalty to earn a draw",
+                   "The visitors held on after the goalkeeper dived to his left in the last minute.")
+    import_jsonl(store, [_article(1, title, text)])
+    article_id = store.article_by_url("https://news.example/1")["id"]  # type: ignore[index]
+    assert store.sections_of(article_id) == []
+    analyse_backlog(store, Analyser.open(store, get_embedder("minilm")))
+    assert store.sections_of(article_id) == ["Sports"]
+
+
 # --- real data (read at run time, never copied) -------------------------------------------------------------
 
 
@@ -137,7 +219,7 @@ def test_agnews_lexicon_floor() -> None:
     bench = _benchmarks()
     rows = bench.agnews(data)
     macro, per = bench.macro_f1([g for _, _, g in rows], bench.lexical_predictions(rows, strict=True))
-    assert macro >= 0.78  # 0.785 measured; the goal of 0.85 is not reached without training
+    assert macro >= 0.78  # 0.782 measured; the goal of 0.85 is not reached without training
     assert min(per.values()) >= 0.68
 
 
@@ -185,3 +267,15 @@ def test_agnews_with_prototypes_floor() -> None:
     h_protos, _ = bench.macro_f1(gold, headlines["prototypes (MiniLM) (strict)"])
     h_baseline, _ = bench.macro_f1(gold, headlines["baseline: nearest label name (strict)"])
     assert h_protos >= 0.75 > h_baseline + 0.1  # 0.768 against 0.618 on headlines alone
+
+
+@pytest.mark.slow
+def test_agnews_as_filed_after_analysis_floor() -> None:
+    data = shared_data("agnews-sample").parent
+    bench = _benchmarks()
+    rows = bench.agnews(data)
+    gold = [g for _, _, g in rows]
+    after, _ = bench.macro_f1(gold, [bench.AG_MAP.get(t, "(none)")
+                                     for t in bench.analysed_topics([(t, x) for t, x, _ in rows])])
+    before, _ = bench.macro_f1(gold, bench.filed_predictions(rows))
+    assert after >= 0.80 > before + 0.1  # 0.812 measured, 0.700 as filed at save time

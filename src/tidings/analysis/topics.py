@@ -452,6 +452,8 @@ PROTOTYPES: dict[str, tuple[str, ...]] = {
         "The union and the company reached a labor agreement.",
         "Regulators fined the company for misleading investors.",
         "Factory orders and industrial output rose last month.",
+        "The restaurant chain will open dozens of new locations this year.",
+        "The supermarket group's sales grew as it opened more stores.",
     ),
     "Technology": (
         "The company's new web browser loads pages faster and protects users' privacy.",
