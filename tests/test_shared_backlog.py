@@ -71,6 +71,55 @@ def test_a_failed_batch_goes_back_to_the_backlog_at_once(database: str) -> None:
     assert store.backlog_size(10) == 3
 
 
+def test_the_next_batch_is_embedded_while_this_one_is_linked(database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model is never idle while a batch is linked: the next batch's embedding has begun before the first
+    batch's links are decided (it waits for that, so without the overlap this test fails instead of hanging)."""
+    import tidings.jobs as jobs
+
+    second_embedding = threading.Event()
+    linking_waited: list[bool] = []
+
+    class Watched(HashingEmbedder):
+        calls = 0
+
+        def embed(self, texts: list[str]):  # type: ignore[no-untyped-def]
+            Watched.calls += 1
+            if Watched.calls == 2:
+                second_embedding.set()
+            return super().embed(texts)
+
+    link_batch = jobs._analyse_batch
+
+    def watched_link(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not linking_waited:
+            linking_waited.append(second_embedding.wait(timeout=60))
+        return link_batch(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "_analyse_batch", watched_link)
+    store = open_store(database)
+    import_jsonl(store, [_line(n, f"Outlet {n % 3}") for n in range(10)])
+    assert analyse_backlog(store, Analyser.open(store, Watched()), batch=4) == 10
+    assert linking_waited == [True] and Watched.calls == 3
+    assert store.backlog_size(10) == 0
+
+
+def test_a_batch_claimed_ahead_goes_back_when_its_embedding_fails(database: str) -> None:
+    class FailsSecond(HashingEmbedder):
+        calls = 0
+
+        def embed(self, texts: list[str]):  # type: ignore[no-untyped-def]
+            FailsSecond.calls += 1
+            if FailsSecond.calls == 2:
+                raise RuntimeError("model failed")
+            return super().embed(texts)
+
+    store = open_store(database)
+    import_jsonl(store, [_line(n, "Outlet A") for n in range(6)])
+    with pytest.raises(RuntimeError, match="model failed"):
+        analyse_backlog(store, Analyser.open(store, FailsSecond()), batch=3)
+    assert store.backlog_size(10) == 3  # the first batch was analysed; the second is free again at once
+
+
 def test_two_analysers_at_once_analyse_every_article_once(database: str) -> None:
     db = database
     setup = open_store(db)

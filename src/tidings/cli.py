@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import socket
 import sys
 import threading
@@ -84,7 +85,8 @@ def _count_lines(path: str) -> int | None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from tidings.ingest.pipeline import bounded_lines, describe_tally, report_progress
-    from tidings.usecases import analyse_pending, import_articles
+    from tidings.jobs import BacklogWorker
+    from tidings.usecases import import_articles
 
     try:
         fh = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8", errors="replace")  # noqa: SIM115
@@ -95,10 +97,14 @@ def cmd_import(args: argparse.Namespace) -> int:
         report_progress(sys.stdout)
     with fh, progress_bar() as progress:
         total = _count_lines(args.file) if sys.stderr.isatty() else None
-        report = import_articles(store, bounded_lines(fh), total=total, progress=progress)
-        # the backlog too: a run stopped during analysis leaves stored articles waiting
-        waiting = report.imported or report.updated or store.backlog(1)
-        analysed = analyse_pending(store, progress=progress) if waiting else 0
+        # Whole batches are analysed (and the model loaded) while later lines are still being stored, the rest
+        # at the end; the backlog too: a run stopped during analysis leaves stored articles waiting.
+        alongside = BacklogWorker(store, max_wait=math.inf, progress=progress)
+        alongside.start()
+        try:
+            report = import_articles(store, bounded_lines(fh), total=total, progress=progress)
+        finally:
+            analysed = alongside.finish()
     for number, message in report.errors:
         print(f"line {number}: skipped: {message}", file=sys.stderr)
     changed = f"; stored with changes: {describe_tally(report.adjusted)}" if report.adjusted else ""

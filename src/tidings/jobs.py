@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -144,19 +145,29 @@ def analyse_backlog(store: Store, analyser: Analyser, *, batch: int = BATCH, who
     done = 0
     _free_claims_of_the_dead(store)
     waiting = store.backlog_size(WHOLE_BACKLOG) if progress is not quiet else 0
-    while not whole_batches or store.backlog_size(batch) >= batch:
-        stamp, rows = store.claim_backlog(batch, by=CLAIMANT)
-        if not rows:
-            break
-        try:
-            _analyse_batch(store, analyser, rows, stamp)
-        except BaseException:
-            store.release_claims([r["id"] for r in rows], stamp)  # for the next analyser, at once
-            raise
-        done += len(rows)
-        if done > waiting and progress is not quiet:  # more arrived meanwhile (a poll stores as this runs)
-            waiting = done + store.backlog_size(WHOLE_BACKLOG)
-        progress("analyse", done, waiting)
+
+    def more() -> bool:
+        return not whole_batches or store.backlog_size(batch) >= batch
+
+    # The model embeds the next batch in a thread of its own while this one is linked: ONNX Runtime and the
+    # tokenizer leave the interpreter lock, so linking's one core and the model's cores are busy together.
+    with ThreadPoolExecutor(1, thread_name_prefix="tidings-embed") as model:
+        claimed = _claim(store, analyser, model, batch) if more() else None
+        while claimed is not None:
+            stamp, rows, vectors = claimed
+            claimed = None
+            try:
+                claimed = _claim(store, analyser, model, batch) if more() else None
+                _analyse_batch(store, analyser, rows, stamp, vectors.result())
+            except BaseException:
+                store.release_claims([r["id"] for r in rows], stamp)  # for the next analyser, at once
+                if claimed is not None:
+                    store.release_claims([r["id"] for r in claimed[1]], claimed[0])
+                raise
+            done += len(rows)
+            if done > waiting and progress is not quiet:  # more arrived meanwhile (a poll stores as this runs)
+                waiting = done + store.backlog_size(WHOLE_BACKLOG)
+            progress("analyse", done, waiting)
     if (not whole_batches if settle is None else settle) and analyser.unsettled_since is not None:
         progress("stories", 0, 1)
         recluster(store, analyser, since=analyser.unsettled_since)
@@ -199,10 +210,20 @@ def _free_claims_of_the_dead(store: Store) -> None:
             store.release_claimant(who)
 
 
-def _analyse_batch(store: Store, analyser: Analyser, rows: list[dict[str, Any]], stamp: str) -> None:
+def _claim(store: Store, analyser: Analyser, model: Executor, batch: int
+           ) -> tuple[str, list[dict[str, Any]], Future[np.ndarray]] | None:
+    """Claim the next batch of the backlog and start embedding it on ``model``; None when nothing waits."""
+    stamp, rows = store.claim_backlog(batch, by=CLAIMANT)
+    if not rows:
+        return None
+    texts = [embedding_text(r["title"], r["summary"], r["text"]) for r in rows]
+    return stamp, rows, model.submit(analyser.embedder.embed, texts)
+
+
+def _analyse_batch(store: Store, analyser: Analyser, rows: list[dict[str, Any]], stamp: str,
+                   vectors: np.ndarray) -> None:
     analyser.catch_up(store)
     analyser.note_unsettled(min(r["published_at"] or r["fetched_at"] or "" for r in rows))
-    vectors = analyser.embedder.embed([embedding_text(r["title"], r["summary"], r["text"]) for r in rows])
     items = [_indexed(r) for r in rows]
     evs = [evidence(r["title"], r["text"] or r["summary"], i.published, fingerprint(r["text"]))
            for r, i in zip(rows, items, strict=True)]
