@@ -16,6 +16,10 @@ SEED = DATA.parent / "seed"  # the page that describes the product
 
 # Tests reach only servers they start on loopback; the fetcher must be allowed to go there.
 os.environ["TIDINGS_ALLOW_PRIVATE_NETWORKS"] = "1"
+# Tests read a page right after writing to the database themselves: a page a second out of date (the site's
+# default bound) would be what a reader may get, not what such a test checks. tests/test_page_cache.py tests
+# the bound itself.
+os.environ.setdefault("TIDINGS_PAGE_STALE_S", "0")
 
 
 def shared_data(sub: str, *, root: Path = DATA) -> Path:

@@ -127,3 +127,189 @@ def test_a_refused_change_does_not_empty_the_cache(client: TestClient) -> None:
     for method, path in (("PUT", "/"), ("POST", "/api/sources"), ("DELETE", "/api/sources/1")):
         assert client.request(method, path).status_code in (401, 405)  # anyone may send these; none may flush
     assert client.get("/").headers["x-tidings-cache"] == "hit"
+
+
+# -- served a bounded time after a change, while it is rendered again -------------------------------------
+
+
+class World:
+    """A database version and a clock the test moves, and an app that says which version it rendered."""
+
+    def __init__(self) -> None:
+        self.version, self.now = 1, 100.0
+        self.rendered: list[int] = []
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.rendered.append(self.version)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
+        await send({"type": "http.response.body", "body": f"{scope['path']} at version {self.version}".encode()})
+
+    def cache(self, **kw: float) -> PageCache:
+        return PageCache(self.app, version=lambda: self.version, clock=lambda: self.now, **kw)
+
+
+async def read(cache: PageCache, path: str = "/", headers: list[tuple[bytes, bytes]] | None = None
+               ) -> tuple[str, str]:
+    """One GET through ``cache``: (x-tidings-cache, body); a background re-render it starts runs to its end."""
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": headers or []}
+    await cache(scope, receive, send)
+    await cache.settled()
+    state = dict(sent[0]["headers"]).get(b"x-tidings-cache", b"").decode()
+    return state, b"".join(m.get("body", b"") for m in sent[1:]).decode()
+
+
+def test_a_page_is_served_within_the_bound_after_a_change_and_rendered_again_behind_it() -> None:
+    async def scenario() -> None:
+        world = World()
+        cache = world.cache(stale_for=1.0, refresh_every=0.25)
+        assert await read(cache) == ("miss", "/ at version 1")
+        world.now += 0.5
+        world.version = 2  # the poller commits
+        world.now += 0.3
+        # 0.3 s after the last read that saw version 1: the old page, and one render of the new one behind it
+        assert await read(cache) == ("stale", "/ at version 1")
+        assert world.rendered == [1, 2]
+        assert await read(cache) == ("hit", "/ at version 2")
+        assert world.rendered == [1, 2]
+
+    asyncio.run(scenario())
+
+
+def test_past_the_bound_the_reader_waits_for_a_fresh_page() -> None:
+    async def scenario() -> None:
+        world = World()
+        cache = world.cache(stale_for=1.0)
+        await read(cache)
+        world.now += 0.2
+        assert await read(cache) == ("hit", "/ at version 1")  # the last read that sees version 1
+        world.version = 2
+        world.now += 1.01
+        assert await read(cache) == ("miss", "/ at version 2")
+        # a change is dated at the last read before it, however late it is noticed
+        world.version, world.now = 3, world.now + 30
+        assert await read(cache) == ("miss", "/ at version 3")
+
+    asyncio.run(scenario())
+
+
+def test_a_young_stale_page_is_not_rendered_again_yet() -> None:
+    async def scenario() -> None:
+        world = World()
+        cache = world.cache(stale_for=1.0, refresh_every=0.25)
+        await read(cache)
+        world.version, world.now = 2, world.now + 0.1
+        assert await read(cache) == ("stale", "/ at version 1")
+        world.version, world.now = 3, world.now + 0.1
+        assert await read(cache) == ("stale", "/ at version 1")
+        assert world.rendered == [1]  # rendered 0.2 s ago: served as it is
+        world.now += 0.1
+        assert await read(cache) == ("stale", "/ at version 1")
+        assert world.rendered == [1, 3]
+        assert await read(cache) == ("hit", "/ at version 3")
+
+    asyncio.run(scenario())
+
+
+def test_one_rerender_at_a_time_per_page() -> None:
+    async def scenario() -> None:
+        world = World()
+        gate = asyncio.Event()
+        app = world.app
+
+        async def slow(scope: Scope, receive: Receive, send: Send) -> None:
+            if world.rendered:
+                await gate.wait()
+            await app(scope, receive, send)
+
+        cache = PageCache(slow, version=lambda: world.version, clock=lambda: world.now, stale_for=1.0,
+                          refresh_every=0.0)
+        sent: list[Message] = []
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        scope: Scope = {"type": "http", "method": "GET", "path": "/", "query_string": b"", "headers": []}
+        await cache(scope, receive, send)
+        world.version, world.now = 2, world.now + 0.1
+        for _ in range(5):  # five readers while the page is being rendered again
+            await cache(dict(scope), receive, send)
+        await asyncio.sleep(0)
+        assert len(cache._tasks) == 1 and cache.stale == 5
+        gate.set()
+        await cache.settled()
+        assert world.rendered == [1, 2]
+        assert await read(cache) == ("hit", "/ at version 2")
+
+    asyncio.run(scenario())
+
+
+def test_an_emptying_is_never_undone_by_a_render_begun_before_it() -> None:
+    async def scenario() -> None:
+        world = World()
+        gate = asyncio.Event()
+        app = world.app
+
+        async def slow(scope: Scope, receive: Receive, send: Send) -> None:
+            if len(world.rendered) == 1:
+                await gate.wait()
+            await app(scope, receive, send)
+
+        cache = PageCache(slow, version=lambda: world.version, clock=lambda: world.now, refresh_every=0.0)
+        await read(cache)
+        world.version, world.now = 2, world.now + 0.1
+        sent: list[Message] = []
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        scope: Scope = {"type": "http", "method": "GET", "path": "/", "query_string": b"", "headers": []}
+        await cache(scope, receive, send)  # stale, and a re-render held at the gate
+        cache.clear()  # a change made through the site
+        gate.set()
+        await cache.settled()
+        assert await read(cache) == ("miss", "/ at version 2")  # the held render was not kept
+
+    asyncio.run(scenario())
+
+
+def test_with_no_bound_a_change_empties_the_cache() -> None:
+    async def scenario() -> None:
+        world = World()
+        cache = world.cache(stale_for=0.0)
+        await read(cache)
+        world.version = 2
+        assert await read(cache) == ("miss", "/ at version 2")
+
+    asyncio.run(scenario())
+
+
+def test_the_site_serves_readers_a_bounded_stale_page_and_admins_a_fresh_one(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIDINGS_PAGE_STALE_S", "3600")  # a bound no test run reaches
+    monkeypatch.setenv("TIDINGS_EMBEDDER", "hashing")  # the import below is analysed: no model needed
+    with TestClient(create_app(store, SECRET)) as c:
+        assert c.get("/").headers["x-tidings-cache"] == "miss"
+        add(store, 2, "Second headline")  # the poller commits
+        served = c.get("/")
+        assert served.headers["x-tidings-cache"] == "stale" and "Second headline" not in served.text
+        admin = c.get("/", headers={"Authorization": f"Bearer {SECRET}"})
+        assert "Second headline" in admin.text and "x-tidings-cache" not in admin.headers
+        line = b'{"url": "https://planet.example/9", "title": "Ninth", "source": "Daily Planet"}'
+        assert c.post("/api/import/jsonl", headers={"Authorization": f"Bearer {SECRET}"},
+                      content=line).status_code == 200
+        after = c.get("/")  # a change through the site shows at once
+        assert after.headers["x-tidings-cache"] == "miss" and "Ninth" in after.text

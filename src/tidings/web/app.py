@@ -29,7 +29,7 @@ from tidings.web.actions import Analysis
 from tidings.web.admin import MAX_UPLOAD, UPLOAD_PATHS, install_admin
 from tidings.web.atom import FEED_SIZE, latest_feed, section_feed, story_feed
 from tidings.web.auth import Sessions, load_admin_secret, session_key
-from tidings.web.cache import DEFAULT_MAX_BYTES, PageCache
+from tidings.web.cache import DEFAULT_MAX_BYTES, DEFAULT_STALE_FOR, PageCache
 from tidings.web.compress import Compress
 from tidings.web.images import close_images, install_images
 from tidings.web.observe import RequestTimer, exposition
@@ -104,7 +104,8 @@ def create_app(store: Store, admin_secret: str | None = None, *, analyse: bool =
                        max_age=SESSION_DAYS * 24 * 3600, same_site="lax", https_only=base.startswith("https:"))
     app.add_middleware(BodyLimit)
     cache_mb = env_float("TIDINGS_PAGE_CACHE_MB", DEFAULT_MAX_BYTES / 2**20)
-    app.add_middleware(PageCache, version=store.data_version, max_bytes=int(cache_mb * 2**20))
+    app.add_middleware(PageCache, version=store.data_version, max_bytes=int(cache_mb * 2**20),
+                       stale_for=env_float("TIDINGS_PAGE_STALE_S", DEFAULT_STALE_FOR))
     app.add_middleware(Compress)
     app.add_middleware(Methods, router=app.router)  # OPTIONS, HEAD as GET, a full Allow on 405 (see openapi)
     app.add_middleware(SecurityHeaders)
