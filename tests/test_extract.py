@@ -13,9 +13,11 @@ from types import ModuleType
 
 import pytest
 
+from newsserver import FEED_TYPE, NewsServer, refresh
 from tidings.ingest.extract import decode_html, extract_page
 from tidings.ingest.normalize import html_to_text, parse_datetime, snippet, word_count
 from tidings.models import ExtractedPage
+from tidings.storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = Path(__file__).parent / "fixtures" / "pages"
@@ -186,6 +188,89 @@ def test_newspaper_pages() -> None:
         assert page.language == meta["language"]
         assert page.published is not None and page.published.date().isoformat() == meta["publish_date"][:10]
     assert titles >= 4
+
+
+def test_page_read_without_a_search_for_headline_and_date(article: ExtractedPage) -> None:
+    """For an item whose feed gave its headline and date: the same text and the same other fields; headline
+    and date from the page's meta tags only."""
+    light = extract_page((PAGES / "article.html").read_bytes(), URL, False)
+    assert light == article  # the fixture page names both in its meta tags
+    dated_in_text_only = dated_page("<p class='date'>Published 12 April 2024</p>")
+    found, light = extract_page(dated_in_text_only, URL), extract_page(dated_in_text_only, URL, False)
+    assert found.published == datetime(2024, 4, 12, tzinfo=UTC) and found.title == "Harbour wall to be rebuilt"
+    assert (light.published, light.title) == (None, "")
+    assert light.text == found.text and word_count(light.text) > 100
+
+
+def test_real_pages_give_the_same_text_without_the_search() -> None:
+    root = shared("readability-test-pages")
+    for page in sorted(p / "source.html" for p in root.iterdir() if (p / "source.html").is_file()):
+        full, light = extract_page(page.read_bytes(), URL), extract_page(page.read_bytes(), URL, False)
+        assert light.text == full.text and light.author == full.author, page.parent.name
+        assert (light.image_url, light.canonical_url) == (full.image_url, full.canonical_url), page.parent.name
+
+
+def paragraphs(n: int) -> str:
+    return "".join(f"<p>The harbour wall will be rebuilt over three years, the council said in its report {i}.</p>"
+                   for i in range(n))
+
+
+def dated_page(extra: str) -> str:
+    return ("<html><head><title>Harbour wall to be rebuilt</title></head><body><article>"
+            f"<h1>Harbour wall to be rebuilt</h1>{extra}{paragraphs(12)}</article></body></html>")
+
+
+def test_polling_searches_the_page_for_what_the_feed_lacks(store: Store, news_server: NewsServer) -> None:
+    """An item with a date keeps it; one without gets the date printed in its page's text (htmldate's search)."""
+    def item(guid: str, path: str, title: str, when: str = "") -> str:
+        link = news_server.add(path, dated_page("<p class='date'>Published 12 April 2024</p>"))
+        return f"<item><guid>{guid}</guid><link>{link}</link><title>{title}</title>{when}</item>"
+
+    dated = item("a", "/a", "Harbour wall to be rebuilt", "<pubDate>Mon, 03 Mar 2025 10:00:00 GMT</pubDate>")
+    undated = item("b", "/b", "Harbour wall: the council decides")
+    feed = news_server.add("/feed", f"<rss version='2.0'><channel><title>F</title>{dated}{undated}</channel></rss>",
+                           FEED_TYPE)
+    source_id, _ = store.add_source(feed, "Gazette", fulltext="always")
+    assert refresh(store, source_id).new == 2
+    published = {row["url"]: row["published_at"] for row in store.latest_articles(source_id=source_id)}
+    assert published[news_server.url("/a")].startswith("2025-03-03T10:00")
+    assert published[news_server.url("/b")].startswith("2024-04-12")
+
+
+def test_text_is_read_from_the_article_element_alone() -> None:
+    from tidings.ingest.extract import _main_part
+
+    nav = "".join(f"<li><a href='/s/{i}'>Section {i}</a></li>" for i in range(40))
+    teasers = "".join(f"<div class='card'><p>Teaser number {i} about something else entirely today.</p></div>"
+                      for i in range(4))
+    page = (f"<html><body><nav><ul>{nav}</ul></nav><main><article>{paragraphs(6)}</article>"
+            f"<section>{teasers}</section></main><footer><p>All rights reserved.</p></footer></body></html>")
+    part = _main_part(load(page))
+    assert [el.tag for el in part.iter()][:3] == ["html", "body", "article"] and len(part.xpath("//p")) == 6
+    text = extract_page(page).text
+    assert "rebuilt over three years" in text and "Teaser" not in text and "Section" not in text
+
+
+@pytest.mark.parametrize("article", [
+    "<article><h1>Harbour wall to be rebuilt</h1><p>By Morag Fraser</p></article>",  # a stub: headline only
+    f"<article>{paragraphs(3)}</article>",  # three paragraphs of twelve: a teaser, not the story
+])
+def test_an_article_element_that_is_not_the_story_leaves_the_whole_page_read(article: str) -> None:
+    from tidings.ingest.extract import _main_part
+
+    story = "".join(f"<p>Paragraph {i} of the story: the council will meet the builders on Monday again.</p>"
+                    for i in range(9))
+    page = f"<html><body>{article}<div class='story-body'>{story}</div></body></html>"
+    tree = load(page)
+    assert _main_part(tree) is tree
+    if "<h1>" in article:  # read alone, the stub would give no story at all
+        assert "Paragraph 8 of the story" in extract_page(page).text
+
+
+def load(html: str) -> object:
+    from tidings.ingest.extract import _load_tree
+
+    return _load_tree(html)
 
 
 def load_benchmark() -> ModuleType:

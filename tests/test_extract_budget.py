@@ -35,7 +35,7 @@ def allocate(size: int) -> int:
     return len(bytearray(size))
 
 
-def die_once_logged(html: bytes | str, url: str) -> ExtractedPage:
+def die_once_logged(html: bytes | str, url: str, full_metadata: bool = True) -> ExtractedPage:
     """Runs in a worker in place of extract_page: note this worker's pid in the file ``url``, then die."""
     with open(url, "a", encoding="ascii") as log:
         log.write(f"{os.getpid()}\n")
@@ -100,7 +100,7 @@ def test_the_cut_keeps_exactly_the_first_nodes_in_document_order() -> None:
 
 
 def test_a_memory_error_in_extraction_gives_an_empty_page_that_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
-    def hungry(tree: object, url: str) -> tuple[str, object]:
+    def hungry(tree: object, url: str, full_metadata: bool = True) -> tuple[str, object]:
         raise MemoryError
 
     monkeypatch.setattr(extract, "_extract", hungry)

@@ -439,7 +439,9 @@ async def _article_from(source: dict[str, Any], e: FeedEntry, page: FetchResult 
 async def _add_page(a: ArticleIn, page: FetchResult, feed_text: str) -> None:
     from tidings.ingest.extract import extract_page_elsewhere
 
-    x = await extract_page_elsewhere(page.content, page.final_url, owner=a.source_id)
+    # Where the feed gave the headline and the date, the page is not searched for them (a third of its cost).
+    x = await extract_page_elsewhere(page.content, page.final_url, owner=a.source_id,
+                                     full_metadata=not (a.title.strip() and a.published))
     if word_count(x.text) > word_count(feed_text):
         a.text = x.text
     else:  # the feed's own text stays; the reason is kept on the article
