@@ -85,6 +85,8 @@ class PairScores(Mapping[tuple[int, int], float]):
     def lookup(self, first: Sequence[int], second: Sequence[int]) -> list[float | None]:
         """Score of each pair (first[k], second[k]); None where it is not a candidate pair."""
         found = self._find(first, second)
+        if len(self._values) == 0:
+            return [None] * len(found)
         values = self._values[np.maximum(found, 0)].tolist()
         return [round(v, 4) if k >= 0 else None for k, v in zip(found.tolist(), values, strict=True)]
 
