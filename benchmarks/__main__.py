@@ -1,6 +1,7 @@
 """Tidings' performance benchmarks: one command, one table.
 
-    python -m benchmarks [--quick] [--markdown] [--only ingest,load,footprint,polling,scale,readers,fresh]
+    python -m benchmarks [--quick] [--markdown]
+                         [--only ingest,load,footprint,polling,scale,memory,readers,fresh]
                          [--data DIR]
                          [--scale-sizes 10000,100000,1000000] [--workdir DIR]
 
@@ -40,7 +41,7 @@ if str(REPO / "src") not in sys.path:  # run from a checkout without installing 
 if TYPE_CHECKING:
     from benchmarks.ingest import IngestResult
 
-DEFAULT_SECTIONS = ("ingest", "load", "footprint", "polling", "scale")
+DEFAULT_SECTIONS = ("ingest", "load", "footprint", "polling", "scale", "memory")
 SECTIONS = (*DEFAULT_SECTIONS, "readers", "fresh")  # readers and fresh (benchmarks/readers.py) run when named
 
 
@@ -61,6 +62,8 @@ class Mode:
     readers_feeds: tuple[int, int, int]  # feeds polled before, feeds the timed pass polls, articles per feed
     readers_rounds: int
     fresh_rounds: int  # passes, each with a new item in every new feed
+    memory_sizes: tuple[int, ...] = (1000, 3000)  # lines imported with the hashing embedder (benchmarks/memory.py)
+    memory_model_sizes: tuple[int, ...] = ()      # ... and with the default model
 
 
 QUICK = Mode(feeds=10, per_feed=50, ingest_hosts=5, poll_hosts=40, poll_feeds_per_host=25, clients=32, seconds=4.0,
@@ -68,7 +71,8 @@ QUICK = Mode(feeds=10, per_feed=50, ingest_hosts=5, poll_hosts=40, poll_feeds_pe
              readers_feeds=(3, 4, 30), readers_rounds=1, fresh_rounds=3)
 FULL = Mode(feeds=50, per_feed=100, ingest_hosts=10, poll_hosts=200, poll_feeds_per_host=50, clients=32,
             seconds=15.0, cold_runs=3, profile=True, profile_feeds=10, scale_sizes="10000,100000,1000000",
-            scale_seconds=15.0, readers_feeds=(4, 8, 50), readers_rounds=2, fresh_rounds=5)
+            scale_seconds=15.0, readers_feeds=(4, 8, 50), readers_rounds=2, fresh_rounds=5,
+            memory_sizes=(1000, 5000, 20000, 100000), memory_model_sizes=(100000,))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -84,9 +88,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, help="seconds of load per kind of page (default 15, quick 4)")
     p.add_argument("--scale-sizes", help="archive sizes for Similar News at scale (default 10000,100000,1000000; "
                                          "quick 3000)")
+    p.add_argument("--memory-sizes", help="lines imported with the hashing embedder for the memory benchmark "
+                                          "(default 1000,5000,20000,100000; quick 1000,3000)")
+    p.add_argument("--memory-model-sizes", help="... and with the default model (default 100000; quick none)")
     p.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None,
                    help="profile a second ingest with py-spy (default: on in full mode)")
     return p.parse_args(argv)
+
+
+def _sizes(given: str | None, default: tuple[int, ...]) -> list[int]:
+    return [int(x) for x in given.split(",") if x.strip()] if given is not None else list(default)
 
 
 def rerun_command(args: argparse.Namespace, section: str) -> str:
@@ -146,6 +157,7 @@ def run(args: argparse.Namespace, work: Path) -> tuple[list[Row], list[str]]:
     from benchmarks.footprint import run_footprint
     from benchmarks.ingest import run_ingest
     from benchmarks.load import run_load_benchmark
+    from benchmarks.memory import run_memory
     from benchmarks.polling import run_polling
     from benchmarks.readers import run_fresh, run_readers
     from benchmarks.scale import run_scale
@@ -195,6 +207,10 @@ def run(args: argparse.Namespace, work: Path) -> tuple[list[Row], list[str]]:
             work, sizes, clients=args.clients or mode.clients,
             seconds=mode.scale_seconds if args.seconds is None or not mode.scale_seconds else args.seconds,
             rerun=rerun_command(args, "scale")))
+    if "memory" in wanted:
+        rows += guarded("memory", args, lambda: run_memory(
+            work, _sizes(args.memory_sizes, mode.memory_sizes),
+            _sizes(args.memory_model_sizes, mode.memory_model_sizes), rerun=rerun_command(args, "memory")))
     base_feeds, new_feeds, per_feed = mode.readers_feeds
     if "readers" in wanted:
         rows += guarded("readers", args, lambda: run_readers(

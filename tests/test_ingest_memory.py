@@ -103,3 +103,40 @@ def test_condensed_pairs_come_in_scipys_order_in_bounded_chunks(n: int, monkeypa
     assert np.array_equal(np.concatenate([r for r, _ in chunks]), rows)
     assert np.array_equal(np.concatenate([c for _, c in chunks]), cols)
     assert all(len(r) <= max(12, n - 1) for r, _ in chunks)  # a chunk is whole rows: one row may exceed it
+
+
+def test_pair_scores_answer_like_the_dictionary_they_replace() -> None:
+    """Re-clustering keeps each candidate pair's score in arrays; read back, they are what a dictionary of
+    rounded scores gave: the last score of a pair given twice, nothing for a pair that is no candidate."""
+    from tidings.linking.recluster import PairScores
+
+    rng = np.random.default_rng(5)
+    ids = np.array([40, 7, 1000, 3, 12], dtype=np.int64)
+    rows = rng.integers(0, 5, 60)
+    cols = rng.integers(0, 5, 60)
+    values = rng.normal(0.3, 0.2, 60)
+    expected = {(int(ids[i]), int(ids[j])): round(float(v), 4) for i, j, v in zip(rows, cols, values, strict=True)}
+    scores = PairScores(ids, rows, cols, values)
+    assert dict(scores.items()) == expected and len(scores) == len(expected)
+    absent = [(a, b) for a in [*ids.tolist(), 5] for b in [*ids.tolist(), 5] if (a, b) not in expected]
+    assert absent  # pairs that are not candidates, and an id not in the window
+    assert scores.lookup([a for a, _ in absent], [b for _, b in absent]) == [None] * len(absent)
+    assert all(scores.get(pair, -1.0) == -1.0 for pair in absent)
+    assert PairScores() == {} and PairScores().lookup([1], [2]) == [None]
+
+
+def test_density_is_the_mean_of_each_members_closest_scores_to_other_outlets() -> None:
+    from tidings.linking import recluster as rc
+
+    rng = np.random.default_rng(8)
+    members = [rc.Member(i, f"outlet {i % 3}", None, None, frozenset()) for i in range(30)]
+    rows, cols = rng.integers(0, 29, 900), rng.integers(0, 30, 900)
+    score = rng.normal(0.3, 0.1, 900)
+    per: list[list[float]] = [[] for _ in members]
+    for i, j, s in zip(rows.tolist(), cols.tolist(), score.tolist(), strict=True):
+        if i % 3 != j % 3:
+            per[i].append(s)
+    expected = [float(np.mean(sorted(p)[-rc.DENSITY_NEIGHBOURS:])) for p in per if p]
+    density = rc._density(members, rows, cols, score)
+    assert not per[29] and density[29] == np.mean(expected)  # no pair of its own: the mean of all
+    assert density[:29].tolist() == expected  # exactly, in the same order of summation

@@ -33,7 +33,7 @@ from tidings.ingest.pipeline import RefreshResult, Tally, describe_tally, refres
 from tidings.linking.apply import apply_links, apply_stories
 from tidings.linking.plan import Candidate, plan_links
 from tidings.linking.recluster import Member
-from tidings.linking.recluster import recluster as plan_recluster
+from tidings.linking.recluster import recluster_pairs as plan_recluster
 from tidings.progress import Progress, quiet
 from tidings.similarity.index import Indexed, VectorIndex
 from tidings.similarity.lexical import content_words
@@ -349,6 +349,7 @@ def _copies(store: Store, title: str, text: str, fp: Fingerprint,
 # -- re-clustering ---------------------------------------------------------------------------------------
 
 RECLUSTER_MAX = 20_000  # the most recent articles one re-clustering settles (vectors in memory: ~30 MB)
+WINDOW_SLICE = 1024     # articles whose vectors are read, or whose neighbours are searched, at once
 
 
 def recluster(store: Store, analyser: Analyser, *, since: str | None = None) -> int:
@@ -361,23 +362,64 @@ def recluster(store: Store, analyser: Analyser, *, since: str | None = None) -> 
     rows = store.cluster_window(since, limit=RECLUSTER_MAX)
     if len(rows) < 2:
         return 0
-    ids = [r["id"] for r in rows]
-    raw = store.vectors(ids, analyser.embedder.name)
-    rows = [r for r in rows if r["id"] in raw]
-    members = [Member(r["id"], r["outlet"], _epoch(r["published_at"]), r["story_id"],
-                      frozenset((r["words"] or "").split("\n")) - {""}) for r in rows]
-    vectors = np.stack([np.frombuffer(raw[m.id], dtype=np.float32) for m in members])
+    members, vectors = _window(store, analyser.embedder.name, rows)
+    del rows
+    if not members:
+        return 0
     position = {m.id: i for i, m in enumerate(members)}
-    found = analyser.index.nearest_many(vectors, CANDIDATES)
-    candidates = [[position[j] for j, _ in near if j in position] for near in found]
     links = store.links_among(list(position))
-    for a, b, _, _ in links:  # every stored link is weighed too, so that all of them get the same kind of score
-        candidates[position[a]].append(position[b])
-    plan = plan_recluster(members, vectors, [sorted(set(c)) for c in candidates], t=analyser.thresholds)
+    pairs = _candidate_pairs(analyser.index, vectors, position, links)
+    plan = plan_recluster(members, vectors, *pairs, t=analyser.thresholds)
+    del pairs
     with store.transaction():
         store.serialise("linking")
         moved = apply_stories(store, analyser.index, plan, {m.id: m.story_id for m in members}, links)
     return moved
+
+
+def _window(store: Store, model: str, rows: list[dict[str, Any]]) -> tuple[list[Member], np.ndarray]:
+    """The window's articles that have a vector, as members, and their vectors (one row each). Vectors are
+    read a slice at a time into one array, and each distinct word is held once: a window of 20,000 articles
+    repeats the same words a million times."""
+    members: list[Member] = []
+    vectors: np.ndarray | None = None
+    words: dict[str, str] = {}
+    for start in range(0, len(rows), WINDOW_SLICE):
+        chunk = rows[start:start + WINDOW_SLICE]
+        raw = store.vectors([r["id"] for r in chunk], model)
+        for r in chunk:
+            if r["id"] not in raw:
+                continue
+            vector = np.frombuffer(raw[r["id"]], dtype=np.float32)
+            if vectors is None:
+                vectors = np.empty((len(rows), len(vector)), dtype=np.float32)
+            vectors[len(members)] = vector
+            members.append(Member(r["id"], r["outlet"], _epoch(r["published_at"]), r["story_id"],
+                                  frozenset(words.setdefault(w, w) for w in (r["words"] or "").split("\n")) - {""}))
+    if vectors is None:
+        return [], np.zeros((0, 0), dtype=np.float32)
+    return members, vectors[:len(members)]
+
+
+def _candidate_pairs(index: VectorIndex, vectors: np.ndarray, position: dict[int, int],
+                     links: list[tuple[int, int, float, str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs (rows[k], cols[k]) of window members: each member's nearest articles in the window and
+    every stored link among them (so that all links get the same kind of score), each pair once, a member's in
+    ascending order. Searched a slice at a time: the (id, cosine) tuples of every member at once took ~120 MB."""
+    linked: dict[int, list[int]] = {}
+    for a, b, _, _ in links:
+        linked.setdefault(position[a], []).append(position[b])
+    rows, cols = [], []
+    for start in range(0, len(vectors), WINDOW_SLICE):
+        found = index.nearest_many(vectors[start:start + WINDOW_SLICE], CANDIDATES)
+        for i, near in enumerate(found, start):
+            mine = np.unique(np.array([position[j] for j, _ in near if j in position] + linked.pop(i, []),
+                                      dtype=np.int64))
+            rows.append(np.full(len(mine), i, dtype=np.int64))
+            cols.append(mine)
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(rows), np.concatenate(cols)
 
 
 # -- polling and the scheduler ---------------------------------------------------------------------------

@@ -79,14 +79,15 @@ def _relabel(store: Any, plan: StoryPlan, story: dict[int, int], links: list[tup
 
     updates = []
     linked = set()
-    for a, b, stored_score, stored in links:
+    inside = [link for link in links if link[0] in story and link[1] in story]
+    there = plan.scores.lookup([a for a, _, _, _ in inside], [b for _, b, _, _ in inside])
+    back = plan.scores.lookup([b for _, b, _, _ in inside], [a for a, _, _, _ in inside])
+    for (a, b, stored_score, stored), ab, ba in zip(inside, there, back, strict=True):
         relation = stored
-        if a not in story or b not in story:
-            continue
         linked.add((a, b))
         if relation != "duplicate":
             relation = "same_story" if one_event(a, b) else "related"
-        score = plan.scores.get((a, b), plan.scores.get((b, a), stored_score))
+        score = ab if ab is not None else ba if ba is not None else stored_score
         if relation != stored or score != stored_score:
             updates.append((score, relation, a, b))
     store.relabel_links(updates)

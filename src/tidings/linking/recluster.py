@@ -17,8 +17,9 @@ the square of the window.
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,7 +31,7 @@ LIFT = 0.05             # how much closer than their usual neighbours two report
 DENSITY_NEIGHBOURS = 10  # the "usual neighbours" of an article: its ten closest from other outlets
 MAX_COMPONENT = 5000    # larger components keep their stories (a dense matrix of this size is ~100 MB)
 KEEP_LINKS = 30         # links an article gains at most from one re-clustering
-PAIR_CHUNK = 8192        # pairs scored at once (see _parts)
+PAIR_CHUNK = 8192        # pairs scored (or walked in Python) at once (see _parts)
 APART = -1.0            # evidence of a pair that cannot be one event (too far apart in time)
 
 
@@ -43,6 +44,67 @@ class Member:
     words: frozenset[str]
 
 
+class PairScores(Mapping[tuple[int, int], float]):
+    """The display score of each candidate pair, by (article id, article id), rounded to four places when read.
+    Kept in two arrays (pair key, score): as a dictionary, the ~800,000 pairs of a 20,000-article window took
+    about 200 MB of tuples and floats."""
+
+    def __init__(self, ids: np.ndarray | None = None, rows: np.ndarray | None = None, cols: np.ndarray | None = None,
+                 values: np.ndarray | None = None) -> None:
+        self._ids = np.zeros(0, dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
+        self._n = len(self._ids)
+        self._id_order = np.argsort(self._ids, kind="stable")
+        self._sorted_ids = self._ids[self._id_order]
+        if rows is None or cols is None or values is None:
+            rows = cols = np.zeros(0, dtype=np.int64)
+            values = np.zeros(0, dtype=np.float64)
+        keys = rows.astype(np.int64) * self._n + cols
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        last = np.ones(len(keys), dtype=bool)
+        last[:-1] = keys[1:] != keys[:-1]  # a pair given twice keeps its last score, as a dict does
+        self._keys = keys[last]
+        self._values = np.asarray(values, dtype=np.float64)[order][last]
+
+    def _positions(self, ids: np.ndarray) -> np.ndarray:
+        if self._n == 0:
+            return np.full(len(ids), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._sorted_ids, ids), self._n - 1)
+        return np.where(self._sorted_ids[at] == ids, self._id_order[at], -1)
+
+    def _find(self, first: Sequence[int], second: Sequence[int]) -> np.ndarray:
+        """Index of each pair (first[k], second[k]) in the arrays, -1 where it is not a candidate pair."""
+        i = self._positions(np.asarray(first, dtype=np.int64))
+        j = self._positions(np.asarray(second, dtype=np.int64))
+        if len(self._keys) == 0:
+            return np.full(len(i), -1, dtype=np.int64)
+        key = i * self._n + j
+        at = np.minimum(np.searchsorted(self._keys, key), len(self._keys) - 1)
+        return np.where((i >= 0) & (j >= 0) & (self._keys[at] == key), at, -1)
+
+    def lookup(self, first: Sequence[int], second: Sequence[int]) -> list[float | None]:
+        """Score of each pair (first[k], second[k]); None where it is not a candidate pair."""
+        found = self._find(first, second)
+        if len(self._values) == 0:
+            return [None] * len(found)
+        values = self._values[np.maximum(found, 0)].tolist()
+        return [round(v, 4) if k >= 0 else None for k, v in zip(found.tolist(), values, strict=True)]
+
+    def __getitem__(self, pair: tuple[int, int]) -> float:
+        score = self.lookup([pair[0]], [pair[1]])[0]
+        if score is None:
+            raise KeyError(pair)
+        return score
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        ids = self._ids.tolist()
+        for key in self._keys.tolist():
+            yield ids[key // self._n], ids[key % self._n]
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
 @dataclass
 class StoryPlan:
     """New story of each article (``kept[c]`` is the existing id cluster ``c`` keeps, None for a new story),
@@ -53,7 +115,7 @@ class StoryPlan:
     clusters: list[list[int]] = field(default_factory=list)
     kept: list[int | None] = field(default_factory=list)
     absorbed: dict[int, int] = field(default_factory=dict)
-    scores: dict[tuple[int, int], float] = field(default_factory=dict)
+    scores: PairScores = field(default_factory=PairScores)
     strong: set[tuple[int, int]] = field(default_factory=set)
     found: dict[tuple[int, int], dict[str, object]] = field(default_factory=dict)  # links worth showing, why
 
@@ -62,26 +124,35 @@ def recluster(members: list[Member], vectors: np.ndarray, candidates: list[list[
               t: Thresholds = DEFAULT) -> StoryPlan:
     """Cluster ``members`` (``vectors``: their L2-normalised embeddings; ``candidates[i]``: indices of the
     members nearest to member i) into stories, keeping existing story ids where the members agree."""
+    rows = np.repeat(np.arange(len(members)), [len(c) for c in candidates])
+    cols = np.fromiter((j for c in candidates for j in c), dtype=np.int64, count=len(rows))
+    return recluster_pairs(members, vectors, rows, cols, t=t)
+
+
+def recluster_pairs(members: list[Member], vectors: np.ndarray, rows: np.ndarray, cols: np.ndarray, *,
+                    t: Thresholds = DEFAULT) -> StoryPlan:
+    """``recluster`` with the candidates given as pairs of member indices (rows[k], cols[k]), each member's in
+    ascending order: arrays rather than a list per member, for a window of many thousand articles."""
     n = len(members)
     plan = StoryPlan()
     if n == 0:
         return plan
     vecs = np.asarray(vectors, dtype=np.float32)
     weights = _word_rows(members)
-    rows = np.repeat(np.arange(n), [len(c) for c in candidates])
-    cols = np.fromiter((j for c in candidates for j in c), dtype=np.int64, count=len(rows))
     keep = rows != cols
     rows, cols = rows[keep], cols[keep]
     cosine, lexical = _parts(vecs, weights, rows, cols)
-    score = combined_scores(cosine, lexical, _gaps(members, rows, cols), t)
+    gaps = _gaps(members, rows, cols)
+    score = combined_scores(cosine, lexical, gaps, t)
     density = _density(members, rows, cols, score)
     lift = score - (density[rows] + density[cols]) / 2.0
-    shift = float(np.mean(density))
-    plan.scores = {(members[i].id, members[j].id): round(float(v + shift), 4)
-                   for i, j, v in zip(rows.tolist(), cols.tolist(), lift.tolist(), strict=True)}
-    plan.found = _found_links(members, rows, cols, lift + shift, cosine, lexical, t)
+    shown = lift + float(np.mean(density))
+    plan.scores = PairScores(np.array([m.id for m in members], dtype=np.int64), rows, cols, shown)
+    plan.found = _found_links(members, rows, cols, shown, cosine, lexical, t)
+    del cosine, lexical, shown
     evidence = _evidence(score, lift, t)
-    dated = _evidence(score, lift, t, _gaps(members, rows, cols))
+    dated = _evidence(score, lift, t, gaps)
+    del gaps
     plan.strong = {(members[i].id, members[j].id) for i, j in zip(rows[dated >= 0].tolist(), cols[dated >= 0].tolist(),
                                                                   strict=True)}
     clusters: list[list[int]] = []
@@ -100,14 +171,16 @@ def _word_rows(members: list[Member]) -> object:
     from scipy.sparse import csr_matrix
 
     vocab: dict[str, int] = {}
-    indptr, indices, data = [0], [], []
+    indptr, indices, data = array("q", [0]), array("q"), array("d")  # not lists of Python numbers: ~1.4M at 20k
     for m in members:
         w = {vocab.setdefault(word, len(vocab)): word_weight(word) for word in m.words}
         norm = float(np.sqrt(sum(v * v for v in w.values()))) or 1.0
-        indices += list(w)
-        data += [v / norm for v in w.values()]
+        indices.extend(w)
+        data.extend(v / norm for v in w.values())
         indptr.append(len(indices))
-    return csr_matrix((data, indices, indptr), shape=(len(members), max(1, len(vocab))), dtype=np.float32)
+    return csr_matrix((np.frombuffer(data, dtype=np.float64), np.frombuffer(indices, dtype=np.int64),
+                       np.frombuffer(indptr, dtype=np.int64)), shape=(len(members), max(1, len(vocab))),
+                      dtype=np.float32)
 
 
 def _gaps(members: list[Member], rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -143,7 +216,7 @@ def _found_links(members: list[Member], rows: np.ndarray, cols: np.ndarray, show
     published = [m.published for m in members]
     found: dict[tuple[int, int], dict[str, object]] = {}
     kept = [0] * len(members)
-    for k in np.argsort(-shown, kind="stable").tolist():
+    for k in _walk(np.argsort(-shown, kind="stable")):
         i, j = int(rows[k]), int(cols[k])
         if shown[k] < t.related:
             break
@@ -157,14 +230,25 @@ def _found_links(members: list[Member], rows: np.ndarray, cols: np.ndarray, show
     return found
 
 
+def _walk(order: np.ndarray) -> Iterator[int]:
+    """The items of an index array as Python ints, PAIR_CHUNK at a time (not a list of all of them at once)."""
+    for start in range(0, len(order), PAIR_CHUNK):
+        yield from order[start:start + PAIR_CHUNK].tolist()
+
+
 def _density(members: list[Member], rows: np.ndarray, cols: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """Mean of each member's closest scores to other outlets' articles; the mean of all where it has none."""
-    outlets = np.array([m.outlet for m in members])
+    """Mean of each member's closest scores to other outlets' articles; the mean of all where it has none.
+    Each member's scores are sorted in one array (lists of Python floats for every pair took ~100 MB at 20k)."""
+    codes = {o: k for k, o in enumerate(dict.fromkeys(m.outlet for m in members))}
+    outlets = np.array([codes[m.outlet] for m in members], dtype=np.int64)
     other = outlets[rows] != outlets[cols]
-    per: list[list[float]] = [[] for _ in members]
-    for i, s in zip(rows[other].tolist(), score[other].tolist(), strict=True):
-        per[i].append(s)
-    density = np.array([np.mean(sorted(p)[-DENSITY_NEIGHBOURS:]) if p else np.nan for p in per])
+    mine, scores = rows[other], np.asarray(score[other], dtype=np.float64)
+    order = np.lexsort((scores, mine))
+    mine, scores = mine[order], scores[order]
+    ends = np.searchsorted(mine, np.arange(len(members)), side="right")
+    starts = np.concatenate(([0], ends[:-1]))
+    density = np.array([np.mean(scores[max(s, e - DENSITY_NEIGHBOURS):e]) if e > s else np.nan
+                        for s, e in zip(starts.tolist(), ends.tolist(), strict=True)])
     fallback = float(np.nanmean(density)) if np.isfinite(density).any() else 0.0
     return np.where(np.isnan(density), fallback, density)
 
