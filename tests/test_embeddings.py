@@ -75,3 +75,27 @@ def test_a_process_that_chose_another_embedder_can_still_load_onnx_runtime_after
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120,
                           check=False)
     assert done.returncode == 0 and "alive" in done.stdout, (done.returncode, done.stderr[-2000:])
+
+
+def test_vectors_of_fixed_texts_are_embedded_once_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tidings.analysis.embeddings import HashingEmbedder, embed_fixed
+
+    monkeypatch.setenv("TIDINGS_DATA_DIR", str(tmp_path))
+    calls: list[list[str]] = []
+
+    class Counted(HashingEmbedder):
+        def embed(self, texts: list[str]) -> np.ndarray:
+            calls.append(texts)
+            return super().embed(texts)
+
+    texts = ["Quarterback throws four touchdowns", "Central bank raises interest rates"]
+    first = embed_fixed(Counted(), texts)
+    again = embed_fixed(Counted(), texts)  # a later process: read from the models folder
+    assert len(calls) == 1 and np.array_equal(first, again) and again.dtype == np.float32
+    assert np.array_equal(first, HashingEmbedder().embed(texts))
+    embed_fixed(Counted(), [*texts, "Vaccine trial shows strong results"])  # other texts: their own vectors
+    assert len(calls) == 2
+    (kept,) = [p for p in (tmp_path / "models").iterdir() if p.name.endswith(".npy") and p.stat().st_size
+               and np.load(p).shape[0] == 2]
+    kept.write_bytes(b"not an array")  # a damaged file is embedded again, not trusted
+    assert np.array_equal(embed_fixed(Counted(), texts), first) and len(calls) == 3

@@ -43,6 +43,13 @@ def data_dir(db: str | Path) -> Path | None:
     return Path(text).expanduser().resolve().parent
 
 
+def models_folder() -> Path:
+    """Where what is derived from the shipped model is kept (its ONNX graph, vectors of fixed texts): under
+    TIDINGS_DATA_DIR, else Tidings' folder in the user's data folder; shared by every database."""
+    folder = os.environ.get(DATA_DIR_ENV, "").strip()
+    return (Path(folder).expanduser() if folder else user_data_folder()) / "models"
+
+
 def admin_secret_path(db: str | Path) -> Path:
     """Where the admin secret lives: a file in the data folder, so each database has its own."""
     folder = data_dir(db)

@@ -174,6 +174,30 @@ def get_embedder(name: str | None = None) -> Embedder:
     return embedder
 
 
+def embed_fixed(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Vectors of texts that never change (the topic prototypes): embedded once per model and set of texts, then
+    read from the models folder, so a process that files topics does not spend seconds of the model first."""
+    from tidings.config import models_folder
+
+    key = hashlib.sha256("\n".join([embedder.name, str(embedder.dim), *texts]).encode()).hexdigest()[:16]
+    path = models_folder() / f"fixed-vectors.{key}.npy"
+    with contextlib.suppress(OSError, ValueError):
+        kept = np.load(path)
+        if kept.shape == (len(texts), embedder.dim):
+            return np.asarray(kept, dtype=np.float32)
+    vectors = embedder.embed(texts)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:  # written whole or not at all: several processes may start at once
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("wb") as fh:
+            np.save(fh, vectors)
+        os.replace(tmp, path)
+    except OSError:  # a read-only data folder: embedded again next time
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+    return vectors
+
+
 def embedding_text(title: str, summary: str, text: str) -> str:
     """What the model reads: the headline and the lead, where reports of one event agree most."""
     title = " ".join(title.split())

@@ -17,7 +17,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from tidings.config import DATA_DIR_ENV, user_data_folder
+from tidings.config import models_folder
 
 EXPORT_FORMAT = 1  # bump when the export below changes: the cached graph's name changes with it
 OPSET = 17
@@ -44,9 +44,7 @@ def graph_path() -> Path:
     key = "|".join([str(EXPORT_FORMAT), str(OPSET), str(weights.stat().st_size),
                     *(f"{p}={_version(p)}" for p in _MAKERS)])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    folder = os.environ.get(DATA_DIR_ENV, "").strip()
-    base = Path(folder).expanduser() if folder else user_data_folder()
-    return base / "models" / f"all-minilm-l6-v2.{digest}.onnx"
+    return models_folder() / f"all-minilm-l6-v2.{digest}.onnx"
 
 
 def onnx_model() -> Path:

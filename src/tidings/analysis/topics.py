@@ -669,8 +669,10 @@ def _prototype_texts() -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def prototype_matrix(embedder: Embedder) -> tuple[tuple[str, ...], np.ndarray]:
     """The topic of each prototype and their vectors (embed once, pass to ``embedding_scores``)."""
+    from tidings.analysis.embeddings import embed_fixed
+
     topics, texts = _prototype_texts()
-    return topics, embedder.embed(list(texts))
+    return topics, embed_fixed(embedder, list(texts))
 
 
 def embedding_scores(vector: np.ndarray, prototypes: tuple[Sequence[str], np.ndarray]) -> dict[str, float]:
