@@ -135,11 +135,15 @@ def test_a_refused_change_does_not_empty_the_cache(client: TestClient) -> None:
 class World:
     """A database version and a clock the test moves, and an app that says which version it rendered."""
 
-    def __init__(self) -> None:
+    def __init__(self, hold_render: int | None = None) -> None:
         self.version, self.now = 1, 100.0
         self.rendered: list[int] = []
+        self.gate = asyncio.Event()  # render number ``hold_render`` (from 0) waits for it
+        self.hold_render = hold_render
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if len(self.rendered) == self.hold_render:
+            await self.gate.wait()
         self.rendered.append(self.version)
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
         await send({"type": "http.response.body", "body": f"{scope['path']} at version {self.version}".encode()})
@@ -148,9 +152,9 @@ class World:
         return PageCache(self.app, version=lambda: self.version, clock=lambda: self.now, **kw)
 
 
-async def read(cache: PageCache, path: str = "/", headers: list[tuple[bytes, bytes]] | None = None
-               ) -> tuple[str, str]:
-    """One GET through ``cache``: (x-tidings-cache, body); a background re-render it starts runs to its end."""
+async def request(cache: PageCache, path: str = "/", headers: list[tuple[bytes, bytes]] | None = None
+                  ) -> list[Message]:
+    """One GET through ``cache``, its answer's messages; a background re-render it starts may still run."""
     sent: list[Message] = []
 
     async def receive() -> Message:
@@ -161,6 +165,13 @@ async def read(cache: PageCache, path: str = "/", headers: list[tuple[bytes, byt
 
     scope: Scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": headers or []}
     await cache(scope, receive, send)
+    return sent
+
+
+async def read(cache: PageCache, path: str = "/", headers: list[tuple[bytes, bytes]] | None = None
+               ) -> tuple[str, str]:
+    """One GET through ``cache``: (x-tidings-cache, body); a background re-render it starts runs to its end."""
+    sent = await request(cache, path, headers)
     await cache.settled()
     state = dict(sent[0]["headers"]).get(b"x-tidings-cache", b"").decode()
     return state, b"".join(m.get("body", b"") for m in sent[1:]).decode()
@@ -220,33 +231,15 @@ def test_a_young_stale_page_is_not_rendered_again_yet() -> None:
 
 def test_one_rerender_at_a_time_per_page() -> None:
     async def scenario() -> None:
-        world = World()
-        gate = asyncio.Event()
-        app = world.app
-
-        async def slow(scope: Scope, receive: Receive, send: Send) -> None:
-            if world.rendered:
-                await gate.wait()
-            await app(scope, receive, send)
-
-        cache = PageCache(slow, version=lambda: world.version, clock=lambda: world.now, stale_for=1.0,
-                          refresh_every=0.0)
-        sent: list[Message] = []
-
-        async def receive() -> Message:
-            return {"type": "http.request", "body": b""}
-
-        async def send(message: Message) -> None:
-            sent.append(message)
-
-        scope: Scope = {"type": "http", "method": "GET", "path": "/", "query_string": b"", "headers": []}
-        await cache(scope, receive, send)
+        world = World(hold_render=1)
+        cache = world.cache(stale_for=1.0, refresh_every=0.0)
+        await request(cache)
         world.version, world.now = 2, world.now + 0.1
         for _ in range(5):  # five readers while the page is being rendered again
-            await cache(dict(scope), receive, send)
+            await request(cache)
         await asyncio.sleep(0)
         assert len(cache._tasks) == 1 and cache.stale == 5
-        gate.set()
+        world.gate.set()
         await cache.settled()
         assert world.rendered == [1, 2]
         assert await read(cache) == ("hit", "/ at version 2")
@@ -256,30 +249,13 @@ def test_one_rerender_at_a_time_per_page() -> None:
 
 def test_an_emptying_is_never_undone_by_a_render_begun_before_it() -> None:
     async def scenario() -> None:
-        world = World()
-        gate = asyncio.Event()
-        app = world.app
-
-        async def slow(scope: Scope, receive: Receive, send: Send) -> None:
-            if len(world.rendered) == 1:
-                await gate.wait()
-            await app(scope, receive, send)
-
-        cache = PageCache(slow, version=lambda: world.version, clock=lambda: world.now, refresh_every=0.0)
+        world = World(hold_render=1)
+        cache = world.cache(refresh_every=0.0)
         await read(cache)
         world.version, world.now = 2, world.now + 0.1
-        sent: list[Message] = []
-
-        async def receive() -> Message:
-            return {"type": "http.request", "body": b""}
-
-        async def send(message: Message) -> None:
-            sent.append(message)
-
-        scope: Scope = {"type": "http", "method": "GET", "path": "/", "query_string": b"", "headers": []}
-        await cache(scope, receive, send)  # stale, and a re-render held at the gate
+        await request(cache)  # stale, and a re-render held at the gate
         cache.clear()  # a change made through the site
-        gate.set()
+        world.gate.set()
         await cache.settled()
         assert await read(cache) == ("miss", "/ at version 2")  # the held render was not kept
 
