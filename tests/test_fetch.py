@@ -524,6 +524,59 @@ def test_limiter_adds_jitter_to_the_delay() -> None:
     assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.14
 
 
+def test_a_request_ahead_goes_before_the_hosts_other_waiting_requests() -> None:
+    """The page of an item a feed has just named is fetched before the host's next feeds, which waited longer."""
+
+    async def main() -> list[str]:
+        limiter = HostLimiter(per_host=1, min_delay=0.0, jitter=0.0)
+        order: list[str] = []
+        first_done = asyncio.Event()
+
+        async def one(name: str, ahead: bool = False) -> None:
+            async with limiter.slot("a:80", ahead=ahead):
+                order.append(name)
+                if name == "feed 1":
+                    await first_done.wait()
+
+        tasks = [asyncio.create_task(one("feed 1"))]
+        while not order:
+            await asyncio.sleep(0)
+        tasks += [asyncio.create_task(one(name)) for name in ("feed 2", "feed 3")]
+        tasks += [asyncio.create_task(one("page of feed 1", ahead=True))]
+        for _ in range(3):
+            await asyncio.sleep(0)  # every task is queued (the limiter has only one request in flight)
+        first_done.set()
+        await asyncio.gather(*tasks)
+        return order
+
+    assert asyncio.run(main()) == ["feed 1", "page of feed 1", "feed 2", "feed 3"]
+
+
+def test_a_request_cancelled_while_waiting_gives_its_place_up() -> None:
+    async def main() -> list[str]:
+        limiter = HostLimiter(per_host=1, min_delay=0.0, jitter=0.0)
+        order: list[str] = []
+        first_done = asyncio.Event()
+
+        async def one(name: str) -> None:
+            async with limiter.slot("a:80"):
+                order.append(name)
+                if name == "first":
+                    await first_done.wait()
+
+        first = asyncio.create_task(one("first"))
+        while not order:
+            await asyncio.sleep(0)
+        gone, last = asyncio.create_task(one("cancelled")), asyncio.create_task(one("last"))
+        await asyncio.sleep(0)
+        gone.cancel()
+        first_done.set()
+        await asyncio.gather(first, last)
+        return order
+
+    assert asyncio.run(main()) == ["first", "last"]
+
+
 # --- parsing helpers and settings ----------------------------------------------------------------------
 
 

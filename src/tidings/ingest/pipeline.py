@@ -393,7 +393,7 @@ async def _store_entries(store: Store, fetcher: Fetcher, source: dict[str, Any],
         if i not in wanted:
             return await _article_from(source, entry, None)
         async with in_hand:
-            page = await fetcher.fetch(entry.url, check_robots=True, max_bytes=settings.max_page_bytes)
+            page = await fetcher.fetch(entry.url, check_robots=True, max_bytes=settings.max_page_bytes, ahead=True)
             return await _article_from(source, entry, page)
 
     tasks = [asyncio.ensure_future(build(i, e)) for i, (e, _) in enumerate(fresh)]
