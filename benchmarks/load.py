@@ -70,6 +70,7 @@ class Stats:
     error_samples: list[str] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)  # 0: no answer came (timeout, refused, reset)
     ok: tuple[int, int] = (200, 300)  # statuses that are not errors: [low, high)
+    cache: list[str] = field(default_factory=list)  # each request's x-tidings-cache ("" when not said)
 
     @property
     def requests(self) -> int:
@@ -100,9 +101,10 @@ class Stats:
     def p99(self) -> float:
         return self.percentile(99)
 
-    def record(self, latency: float, status: int, error: str | None = None) -> None:
-        """One request: its latency, its status (0: no answer, ``error`` says why)."""
+    def record(self, latency: float, status: int, error: str | None = None, cache: str = "") -> None:
+        """One request: its latency, its status (0: no answer, ``error`` says why), what the page cache did."""
         self.latencies.append(latency)
+        self.cache.append(cache)
         self.statuses[status] += 1
         if error is not None or not self.ok[0] <= status < self.ok[1]:
             self.errors += 1
@@ -111,24 +113,33 @@ class Stats:
 
     def add(self, other: Stats) -> None:
         self.latencies += other.latencies
+        self.cache += other.cache
         self.errors += other.errors
         self.statuses.update(other.statuses)
         self.error_samples += other.error_samples[: max(0, 5 - len(self.error_samples))]
 
+    def slowest(self, q: float = 99) -> Counter[str]:
+        """What the page cache did for the requests at or above the ``q`` percentile: why the slow ones were."""
+        edge = self.percentile(q)
+        return Counter(c or "uncached" for t, c in zip(self.latencies, self.cache, strict=True) if t >= edge)
+
     def summary(self) -> str:
+        slow = ", ".join(f"{state} {n}" for state, n in self.slowest().most_common())
         return (f"requests {self.requests} ({self.rate:.0f}/s), errors {self.errors}, statuses "
                 f"{dict(sorted(self.statuses.items()))}, p50 {self.p50 * 1000:.0f} ms, p99 {self.p99 * 1000:.0f} ms, "
-                f"max {max(self.latencies, default=0) * 1000:.0f} ms")
+                f"max {max(self.latencies, default=0) * 1000:.0f} ms; slowest 1%: {slow or 'none'}")
 
 
 async def _request(client: httpx.AsyncClient, method: str, path: str, stats: Stats) -> None:
     t0 = time.perf_counter()
+    cache = ""
     try:
-        status = (await client.request(method, path)).status_code
+        response = await client.request(method, path)
+        status, cache = response.status_code, response.headers.get("x-tidings-cache", "")
         error = None if stats.ok[0] <= status < stats.ok[1] else f"HTTP {status} {path}"
     except httpx.HTTPError as exc:
         status, error = 0, f"{type(exc).__name__}: {exc!r} {path}"
-    stats.record(time.perf_counter() - t0, status, error)
+    stats.record(time.perf_counter() - t0, status, error, cache)
 
 
 async def run_load(base_url: str, paths: dict[str, list[str]], clients: int = 32, seconds: float = 10.0,

@@ -164,6 +164,24 @@ def test_prototypes_decide_when_clear_else_the_lexicon_stands() -> None:
     assert topics.topic_after_analysis(politics, "Parliament votes", "", protos, [US]) == "Politics"
 
 
+def test_when_neither_view_is_clear_an_article_is_filed_only_where_both_lean() -> None:
+    embedder = _TopicEmbedder({})
+    protos = topics.prototype_matrix(embedder)
+    title, text = "Stock market and the championship game", "The club sold shares."
+    assert not topics.topic_lexical(title, text).confident and topics.topic_lexical(title, text).topic == "Business"
+
+    def leaning(first: str, second: str) -> np.ndarray:
+        v = np.zeros(embedder.dim, dtype=np.float32)
+        v[topics.TOPICS.index(first)], v[topics.TOPICS.index(second)] = 1.0, 0.98
+        return v / np.linalg.norm(v)
+
+    for vector in (leaning("Business", "Sports"), leaning("Sports", "Business")):
+        assert not topics._guess(topics.embedding_scores(vector, protos), 0.0, topics._EMBED_SHARE,
+                                 topics._EMBED_MARGIN).confident
+    assert topics.topic_after_analysis(leaning("Business", "Sports"), title, text, protos) == "Business"
+    assert topics.topic_after_analysis(leaning("Sports", "Business"), title, text, protos) is None
+
+
 def _article(n: int, title: str, text: str, section: str = "") -> str:
     return json.dumps({"url": f"https://news.example/{n}", "source": f"Outlet {n}", "title": title, "text": text,
                        "section": section, "published": f"2024-02-06T09:0{n}:00Z"})

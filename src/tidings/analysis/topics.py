@@ -716,12 +716,15 @@ def topic_after_analysis(vector: np.ndarray, title: str, text: str,
                          prototypes: tuple[Sequence[str], np.ndarray], regions: Sequence[str] = ()) -> str | None:
     """The topic section once the article's vector is known: the prototypes decide when they clearly point to
     one topic (on short news texts they tell topics apart better than the lexicon, see docs/quality.md); when
-    they do not, the lexicon's save-time section stands (``topic_section``), which itself abstains when
-    unclear. ``regions`` as for ``topic_section``."""
+    they do not, the lexicon's save-time section stands (``topic_section``) where it is clear, and where neither
+    view is clear alone, a topic both put first is filed; else none. ``regions`` as for ``topic_section``."""
     guess = _guess(embedding_scores(vector, prototypes), 0.0, _EMBED_SHARE, _EMBED_MARGIN)
     if guess.confident:
         return _desk(guess.topic, regions)
-    return topic_section(title, text, regions)
+    lexical = topic_lexical(title, text)
+    if lexical.confident or lexical.topic == guess.topic:  # neither view clear alone, but the two agree
+        return _desk(lexical.topic, regions)
+    return None
 
 
 def topic_with_embedding(vector: np.ndarray, title: str, text: str,
