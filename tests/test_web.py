@@ -24,8 +24,8 @@ from tidings.similarity.relate import Link
 from tidings.storage import open_store
 from tidings.storage.store import Store
 from tidings.web import pages
-from tidings.web.app import CSP, create_app
-from tidings.web.render import highlight, http_url, paragraphs
+from tidings.web.app import CSP, create_app, warm
+from tidings.web.render import environment, highlight, http_url, paragraphs
 
 XSS = "<script>alert(1)</script>"
 BASE = "https://news.example.org"  # the configured public address: every absolute link starts with it
@@ -183,6 +183,19 @@ def test_pages_make_a_bounded_number_of_queries(world: World) -> None:
 
 
 # -- HTML pages -------------------------------------------------------------------------------------------
+
+
+def test_warming_compiles_every_template_and_never_stops_the_site(world: World) -> None:
+    env = environment()
+    env.cache.clear()  # type: ignore[union-attr]
+    warm(world.store)
+    assert set(env.list_templates()) <= {name for _, name in env.cache}  # type: ignore[union-attr]
+
+    class Unreadable:
+        def __getattr__(self, name: str) -> Any:
+            raise RuntimeError("the database cannot be read")
+
+    warm(Unreadable())  # type: ignore[arg-type]
 
 
 def test_home_shows_current_big_story_and_latest(client: TestClient, world: World) -> None:

@@ -294,7 +294,7 @@ def _listen(args: argparse.Namespace) -> socket.socket:
 def serve_app(store: Store, sock: socket.socket, host: str, port: int, *, analyse: bool = True,
               analyse_elsewhere: Callable[[], object] | None = None) -> None:
     from tidings.config import ServerLimits, display_zone, public_base_url
-    from tidings.web.app import create_app
+    from tidings.web.app import create_app, warm
     from tidings.web.auth import load_admin_secret
     from tidings.web.server import serve, trusted_networks
 
@@ -306,6 +306,7 @@ def serve_app(store: Store, sock: socket.socket, host: str, port: int, *, analys
           "`tidings admin-token` prints it", flush=True)
     app = create_app(store, secret.value, analyse=analyse, analyse_elsewhere=analyse_elsewhere,
                      base_url=public_base_url(host, port))
+    warm(store)
     serve(app, sock, limits=limits)
 
 
