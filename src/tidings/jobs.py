@@ -396,8 +396,10 @@ def _window(store: Store, model: str, rows: list[dict[str, Any]]) -> tuple[list[
             if vectors is None:
                 vectors = np.empty((len(rows), len(vector)), dtype=np.float32)
             vectors[len(members)] = vector
-            members.append(Member(r["id"], r["outlet"], _epoch(r["published_at"]), r["story_id"],
-                                  frozenset(words.setdefault(w, w) for w in (r["words"] or "").split("\n")) - {""}))
+            distinct = frozenset(words.setdefault(w, w) for w in (r["words"] or "").split("\n")) - {""}
+            # kept as a tuple in the set's order (the word rows are built in that order): a set's table took
+            # ~4 KB an article
+            members.append(Member(r["id"], r["outlet"], _epoch(r["published_at"]), r["story_id"], tuple(distinct)))
     if vectors is None:
         return [], np.zeros((0, 0), dtype=np.float32)
     return members, vectors[:len(members)]
