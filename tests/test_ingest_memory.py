@@ -93,6 +93,29 @@ def test_pairs_are_scored_in_chunks_with_the_same_result(monkeypatch: pytest.Mon
     assert chunked.scores == whole.scores and chunked.clusters == whole.clusters and chunked.found == whole.found
 
 
+def test_members_words_held_as_tuples_in_their_sets_order_give_the_same_plan() -> None:
+    """A window holds each member's words as a tuple in its set's order (a set's table took ~4 KB an article):
+    the word rows, and so every score and cluster, are exactly those of the sets."""
+    from dataclasses import replace
+
+    from tidings.analysis.embeddings import HashingEmbedder
+    from tidings.linking import recluster as rc
+
+    rng = np.random.default_rng(5)
+    events = [list(rng.choice([f"w{i}" for i in range(300)], 12, replace=False)) for _ in range(6)]
+    texts = [" ".join([*words[:9], *rng.choice(words, 3)]) for words in events for _ in range(4)]
+    members = [rc.Member(i, f"outlet {i % 4}", 1.7e9 + 900 * i, None, frozenset(t.split()))
+               for i, t in enumerate(texts)]
+    vectors = HashingEmbedder().embed(texts)
+    candidates = [[j for j in range(len(texts)) if j != i] for i in range(len(texts))]
+    as_sets = rc.recluster(members, vectors, candidates)
+    as_tuples = rc.recluster([replace(m, words=tuple(m.words)) for m in members], vectors, candidates)
+    assert any(len(c) > 1 for c in as_sets.clusters)
+    assert np.array_equal(as_tuples.scores._values, as_sets.scores._values)
+    assert as_tuples.clusters == as_sets.clusters and as_tuples.found == as_sets.found
+    assert as_tuples.strong == as_sets.strong
+
+
 @pytest.mark.parametrize("n", [2, 3, 10, 41])
 def test_condensed_pairs_come_in_scipys_order_in_bounded_chunks(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
     from tidings.linking import recluster as rc

@@ -203,3 +203,37 @@ def test_the_evidence_kept_for_candidates_is_what_the_text_gives(store) -> None:
         assert kept[i].words == computed.words and computed.words
         assert kept[i].terms == computed.terms and kept[i].fingerprint == computed.fingerprint
     assert "marlow" in kept[ids[0]].terms or "thames" in kept[ids[0]].terms
+
+
+def _flood_reports(n: int) -> list[str]:
+    """n reports of the Marlow floods and other news, from n outlets, an hour apart."""
+    t = datetime(2024, 2, 6, 9, tzinfo=UTC)
+    texts = [WIRE, COPY, OWN_REPORT, OTHER_FLOOD, SPORT]
+    return [_line(f"https://outlet{i}.example/{i}", f"Outlet {i}", f"Report {i} on the day's news",
+                  texts[i % len(texts)], t + timedelta(hours=i)) for i in range(n)]
+
+
+def _links(store) -> set[tuple[str, str, str, float]]:  # type: ignore[no-untyped-def]
+    return {(a["url"], b["url"], b["relation"], b["score"]) for a in store.latest_articles(limit=100)
+            for b in store.similar_to(a["id"])}
+
+
+def test_the_evidence_cache_keeps_a_bounded_window_and_the_store_gives_the_rest(  # type: ignore[no-untyped-def]
+        store, tmp_path, monkeypatch) -> None:
+    from tidings import jobs
+    from tidings.storage import open_store
+
+    lines = _flood_reports(12)
+    roomy = open_store(str(tmp_path / "roomy.db"))
+    try:
+        import_jsonl(roomy, lines)
+        analyse_backlog(roomy, Analyser.open(roomy, HashingEmbedder()))
+        expected = _links(roomy)
+    finally:
+        roomy.close()
+    monkeypatch.setattr(jobs, "EVIDENCE_CACHE", 3)
+    analyser = Analyser.open(store, HashingEmbedder())
+    import_jsonl(store, lines)
+    analyse_backlog(store, analyser, batch=4)
+    assert len(analyser.evidence_cache) == 3, "the cache never holds more than its bound"
+    assert expected and _links(store) == expected, "evicted evidence read back from the store links the same"

@@ -47,7 +47,9 @@ if TYPE_CHECKING:  # the HTTP client is imported by the poll itself: `tidings im
 log = logging.getLogger(__name__)
 
 CANDIDATES = 40       # nearest articles considered per new article
-EVIDENCE_CACHE = 20_000
+# Evidence of the most recently analysed or read articles: the candidates of a batch (64 articles, 40 each) are
+# mostly of the latest few thousand; the rest is read from the store. ~7.5 KB an entry: 20,000 held ~150 MB.
+EVIDENCE_CACHE = 4_096
 BATCH = 64            # articles embedded and committed together
 WHOLE_BACKLOG = 10**9  # counts every waiting article (backlog_size counts up to a limit)
 
@@ -394,8 +396,10 @@ def _window(store: Store, model: str, rows: list[dict[str, Any]]) -> tuple[list[
             if vectors is None:
                 vectors = np.empty((len(rows), len(vector)), dtype=np.float32)
             vectors[len(members)] = vector
-            members.append(Member(r["id"], r["outlet"], _epoch(r["published_at"]), r["story_id"],
-                                  frozenset(words.setdefault(w, w) for w in (r["words"] or "").split("\n")) - {""}))
+            distinct = frozenset(words.setdefault(w, w) for w in (r["words"] or "").split("\n")) - {""}
+            # kept as a tuple in the set's order (the word rows are built in that order): a set's table took
+            # ~4 KB an article
+            members.append(Member(r["id"], r["outlet"], _epoch(r["published_at"]), r["story_id"], tuple(distinct)))
     if vectors is None:
         return [], np.zeros((0, 0), dtype=np.float32)
     return members, vectors[:len(members)]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,7 +41,7 @@ class Member:
     outlet: str
     published: float | None  # epoch seconds; None when undated
     story_id: int | None
-    words: frozenset[str]
+    words: Collection[str]  # distinct words (a window holds them as tuples: see jobs._window)
 
 
 class PairScores(Mapping[tuple[int, int], float]):

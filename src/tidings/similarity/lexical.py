@@ -38,9 +38,12 @@ def word_weight(word: str) -> float:
     return max(0.0, RARE_ZIPF - zipf_frequency(word, "en", wordlist="best"))
 
 
-@functools.lru_cache(maxsize=50_000)
+NORMS_KEPT = 8_192  # each kept norm holds its word set alive (~5 KB with its words)
+
+
+@functools.lru_cache(maxsize=NORMS_KEPT)
 def norm(words: frozenset[str]) -> float:
-    """Length of a word set's rarity-weighted vector (kept: an article meets many candidates)."""
+    """Length of a word set's rarity-weighted vector (kept: an article meets many candidates, mostly recent)."""
     return math.sqrt(sum(word_weight(w) ** 2 for w in words))
 
 
