@@ -151,7 +151,8 @@ async def run_load(base_url: str, paths: dict[str, list[str]], clients: int = 32
     Each client has its own connection, as separate browsers would (one shared pool of a hundred connections
     costs the client more CPU than the server spends answering). The run ends after ``seconds`` or as soon as
     ``until()`` is true. With ``think``, each client pauses between its requests (0.5 to 1.5 times ``think``
-    seconds, as a person reads a page); without, it asks again as soon as it has its answer. With ``writes``,
+    seconds, as a person reads a page), and its first request comes at a random moment of the first ``think``
+    seconds; without, each asks at once and again as soon as it has its answer. With ``writes``,
     one more client POSTs those paths in turn every ``write_every`` seconds with the admin ``token``, so the
     server writes too; its figures are under ``"write"`` (an answer other than 200 is an error), not in
     ``"all"``."""
@@ -173,6 +174,8 @@ async def run_load(base_url: str, paths: dict[str, list[str]], clients: int = 32
     async def one_client(n: int) -> None:
         rnd = random.Random(seed * 1000 + n)
         async with httpx.AsyncClient(base_url=base_url, timeout=timeout, trust_env=False, verify=tls) as client:
+            if think:  # a reader arrives at a time of its own, as people do, not all 32 in the same millisecond
+                await asyncio.sleep(think * rnd.uniform(0.0, 1.0))
             while going():
                 kind = rnd.choices(kinds, kind_weights)[0]
                 await _request(client, "GET", rnd.choice(paths[kind]), stats[kind])
