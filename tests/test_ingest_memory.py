@@ -72,19 +72,29 @@ def test_without_the_bound_every_page_would_be_held(
     assert most > 2  # the bound above is what kept it at two
 
 
-def test_pairs_are_scored_in_chunks_with_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Re-clustering scores its pairs a chunk at a time (memory bounded by the chunk, not the window or the
-    component); the plan is exactly that of scoring every pair at once."""
+def _reports_of_events(*, seed: int, events: int, reports: int, vocabulary: int, words: int
+                       ) -> tuple[list[Any], np.ndarray, list[list[int]]]:
+    """``reports`` texts for each of ``events`` events (most of an event's words shared, a few drawn again), as
+    re-clustering members of as many outlets as reports, their hashing vectors, and every pair as candidates."""
     from tidings.analysis.embeddings import HashingEmbedder
     from tidings.linking import recluster as rc
 
-    rng = np.random.default_rng(3)
-    events = [list(rng.choice([f"w{i}" for i in range(400)], 14, replace=False)) for _ in range(8)]
-    texts = [" ".join([*words[:11], *rng.choice(words, 3)]) for words in events for _ in range(5)]
-    members = [rc.Member(i, f"outlet {i % 5}", 1.7e9 + 600 * i, None, frozenset(t.split()))
+    rng = np.random.default_rng(seed)
+    kept = words - 3
+    drawn = [list(rng.choice([f"w{i}" for i in range(vocabulary)], words, replace=False)) for _ in range(events)]
+    texts = [" ".join([*ws[:kept], *rng.choice(ws, 3)]) for ws in drawn for _ in range(reports)]
+    members = [rc.Member(i, f"outlet {i % reports}", 1.7e9 + 600 * i, None, frozenset(t.split()))
                for i, t in enumerate(texts)]
-    vectors = HashingEmbedder().embed(texts)
     candidates = [[j for j in range(len(texts)) if j != i] for i in range(len(texts))]
+    return members, HashingEmbedder().embed(texts), candidates
+
+
+def test_pairs_are_scored_in_chunks_with_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Re-clustering scores its pairs a chunk at a time (memory bounded by the chunk, not the window or the
+    component); the plan is exactly that of scoring every pair at once."""
+    from tidings.linking import recluster as rc
+
+    members, vectors, candidates = _reports_of_events(seed=3, events=8, reports=5, vocabulary=400, words=14)
     monkeypatch.setattr(rc, "PAIR_CHUNK", 1 << 20)
     whole = rc.recluster(members, vectors, candidates)
     monkeypatch.setattr(rc, "PAIR_CHUNK", 7)
@@ -98,16 +108,9 @@ def test_members_words_held_as_tuples_in_their_sets_order_give_the_same_plan() -
     the word rows, and so every score and cluster, are exactly those of the sets."""
     from dataclasses import replace
 
-    from tidings.analysis.embeddings import HashingEmbedder
     from tidings.linking import recluster as rc
 
-    rng = np.random.default_rng(5)
-    events = [list(rng.choice([f"w{i}" for i in range(300)], 12, replace=False)) for _ in range(6)]
-    texts = [" ".join([*words[:9], *rng.choice(words, 3)]) for words in events for _ in range(4)]
-    members = [rc.Member(i, f"outlet {i % 4}", 1.7e9 + 900 * i, None, frozenset(t.split()))
-               for i, t in enumerate(texts)]
-    vectors = HashingEmbedder().embed(texts)
-    candidates = [[j for j in range(len(texts)) if j != i] for i in range(len(texts))]
+    members, vectors, candidates = _reports_of_events(seed=5, events=6, reports=4, vocabulary=300, words=12)
     as_sets = rc.recluster(members, vectors, candidates)
     as_tuples = rc.recluster([replace(m, words=tuple(m.words)) for m in members], vectors, candidates)
     assert any(len(c) > 1 for c in as_sets.clusters)

@@ -487,7 +487,9 @@ class HostLimiter:
 
     @asynccontextmanager
     async def slot(self, key: str, *, ahead: bool = False) -> AsyncIterator[None]:
-        host = self._hosts.setdefault(key, _Host())
+        host = self._hosts.get(key)
+        if host is None:  # not setdefault: a _Host (its Event and deque) made for every request, mostly thrown away
+            host = self._hosts[key] = _Host()
         waiter = _Waiter(0 if ahead else 1, next(self._seq), asyncio.get_running_loop().create_future())
         heapq.heappush(host.waiting, waiter)
         if host.pump is None:
