@@ -600,6 +600,9 @@ def _leaves(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> list[ar
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tidings.heap import return_freed_memory
+
+    return_freed_memory()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

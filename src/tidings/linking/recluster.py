@@ -280,8 +280,13 @@ def _average_linkage(members: list[Member], vecs: np.ndarray, weights: object, d
     from scipy.cluster.hierarchy import fcluster, linkage
 
     idx = np.array(component)
-    distance = np.concatenate([_distances(members, vecs, weights, density, idx[rows], idx[cols], t)
-                               for rows, cols in _condensed_pairs(len(idx))])
+    # Filled in place, chunk by chunk: scipy copies it once more, so a list of chunks joined at the end would
+    # make three copies of the largest array of the re-clustering (100 MB each at MAX_COMPONENT) instead of two.
+    distance = np.empty(len(idx) * (len(idx) - 1) // 2, dtype=np.float64)
+    start = 0
+    for rows, cols in _condensed_pairs(len(idx)):
+        distance[start:start + len(rows)] = _distances(members, vecs, weights, density, idx[rows], idx[cols], t)
+        start += len(rows)
     labels = fcluster(linkage(distance, method="average"), t=1.0, criterion="distance")
     groups: dict[int, list[int]] = {}
     for i, label in zip(component, labels.tolist(), strict=True):
